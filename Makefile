@@ -1,0 +1,79 @@
+# kmsrotate.aws developer entry points. `make test` and `make demo` need only
+# Python 3.11+ on the machine: everything else is installed into .venv from
+# this repository's pinned requirements.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+BUILD := $(CURDIR)/.build
+# Ansible finds the collection here: a link to this checkout.
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/kmsrotate/aws
+# ansible-test needs a real ansible_collections/<ns>/<name> tree: a copy.
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections/kmsrotate/aws
+GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONDONTWRITEBYTECODE := 1
+PYTEST := $(BIN)/python -m pytest
+PYTEST_ARGS ?=
+
+.PHONY: help test demo venv collection sanity lint units integration fidelity bench changelog build clean
+
+help:
+	@echo "make test     sanity, lint, unit, fidelity and integration tests (what CI runs)"
+	@echo "make demo     a rotation end to end on the built-in local AWS endpoint"
+	@echo "make bench    benchmarks (print figures; not part of make test)"
+
+$(BIN)/.installed: requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+collection: venv $(COLLECTION_LINK)
+
+$(GET_PIP_CACHE): tools/get_pip_bootstrap.py
+	mkdir -p $(dir $@)
+	cp $< $@
+
+sanity: collection $(GET_PIP_CACHE)
+	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)
+	git ls-files -z --cached --others --exclude-standard \
+		| tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
+	cd $(SANITY_ROOT) && PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --requirements \
+		--python 3.11 --color no --exclude tests/local_endpoint/ --exclude tests/benchmarks/
+
+lint: collection
+	PATH=$(BIN):$$PATH $(BIN)/ansible-lint --profile production --offline
+
+units: collection
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
+
+fidelity: collection
+	$(PYTEST) tests/fidelity $(PYTEST_ARGS)
+
+integration: collection
+	PATH=$(BIN):$$PATH $(PYTEST) tests/integration $(PYTEST_ARGS)
+
+test: sanity lint units fidelity integration
+
+demo: collection
+	PATH=$(BIN):$$PATH $(BIN)/python tools/demo.py
+
+bench: collection
+	PATH=$(BIN):$$PATH $(BIN)/python tests/benchmarks/run_all.py
+
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force
+
+clean:
+	rm -rf $(BUILD) $(VENV) tests/output
