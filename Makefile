@@ -67,7 +67,7 @@ demo: collection
 	PATH=$(BIN):$$PATH $(BIN)/python tools/demo.py
 
 bench: collection
-	PATH=$(BIN):$$PATH $(BIN)/python tests/benchmarks/run_all.py
+	for script in tests/benchmarks/bench_*.py; do PATH=$(BIN):$$PATH $(BIN)/python $$script || exit 1; done
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint

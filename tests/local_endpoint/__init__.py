@@ -127,5 +127,5 @@ class LocalEndpoint:
             service, region_name=region, endpoint_url=self.url,
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            config=Config(**{"retries": {"mode": "standard", "max_attempts": 3}, **config}),
+            config=Config(**{"retries": {"mode": "standard", "total_max_attempts": 3}, **config}),
         )

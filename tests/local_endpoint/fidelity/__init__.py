@@ -11,9 +11,8 @@ are named toggles in SETTINGS, switched through the control API.
 """
 
 import importlib
+import pkgutil
 import threading
-
-_SERVICE_MODULES = ("kms",)
 
 
 class FidelitySettings:
@@ -58,6 +57,9 @@ INTERCEPTORS = []
 
 
 def install():
-    """Apply every service's patches. Idempotent; call before serving."""
-    for name in _SERVICE_MODULES:
-        importlib.import_module(f"{__name__}.{name}").install()
+    """Apply every service module's patches (each module here with an install()).
+
+    Idempotent; call before serving.
+    """
+    for module_info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module_info.name}").install()

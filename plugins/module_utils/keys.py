@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Resolve KMS key references (id, ARN, alias name, alias ARN) to key facts.
+
+Every comparison of keys in this collection goes through a KeyResolver, so a
+key is always compared by its ARN and never by the string a user, an API or
+an S3-compatible endpoint happened to use.
+"""
+
+import threading
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_code
+from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+
+
+class KeyInfo(object):
+    """What DescribeKey says about one key, in snake_case."""
+
+    __slots__ = ("arn", "key_id", "region", "account", "state", "key_spec", "key_usage", "key_manager",
+                 "origin", "multi_region", "custom_key_store_id", "description")
+
+    def __init__(self, metadata):
+        self.arn = metadata["Arn"]
+        self.key_id = metadata["KeyId"]
+        parts = self.arn.split(":")
+        self.region = parts[3]
+        self.account = parts[4]
+        self.state = metadata.get("KeyState")
+        self.key_spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec")
+        self.key_usage = metadata.get("KeyUsage")
+        self.key_manager = metadata.get("KeyManager")
+        self.origin = metadata.get("Origin")
+        self.multi_region = bool(metadata.get("MultiRegion"))
+        self.custom_key_store_id = metadata.get("CustomKeyStoreId")
+        self.description = metadata.get("Description", "")
+
+    @property
+    def enabled(self):
+        return self.state == "Enabled"
+
+    @property
+    def symmetric_encryption(self):
+        return self.key_spec == "SYMMETRIC_DEFAULT" and self.key_usage == "ENCRYPT_DECRYPT"
+
+    def as_dict(self):
+        return dict((name, getattr(self, name)) for name in self.__slots__)
+
+
+def is_key_arn(value):
+    return value.startswith("arn:") and ":key/" in value
+
+
+class KeyResolver(object):
+    """Caches DescribeKey answers by every reference seen; safe across threads."""
+
+    def __init__(self, kms_client):
+        self._kms = kms_client
+        self._lock = threading.Lock()
+        self._by_ref = {}
+
+    def resolve(self, key_ref):
+        """KeyInfo for any form of key reference, or a RotationError naming it."""
+        if not key_ref:
+            raise RotationError("An empty KMS key reference was given.", fix="name the key by id, ARN or alias.")
+        with self._lock:
+            cached = self._by_ref.get(key_ref)
+        if cached is not None:
+            return cached
+        try:
+            metadata = self._kms.describe_key(KeyId=key_ref, aws_retry=True)["KeyMetadata"]
+        except Exception as exc:  # botocore errors: decided by their code below
+            code = error_code(exc)
+            if code == "NotFoundException":
+                raise RotationError("KMS key not found.", resource=key_ref,
+                                    fix="check the key id, ARN or alias and the region it lives in.")
+            if code in ("AccessDeniedException", "AccessDenied"):
+                raise RotationError("Access denied to DescribeKey.", resource=key_ref,
+                                    fix="grant kms:DescribeKey on this key to the caller.")
+            raise
+        info = KeyInfo(metadata)
+        with self._lock:
+            self._by_ref[key_ref] = info
+            self._by_ref.setdefault(info.arn, info)
+        return info
+
+    def arn(self, key_ref):
+        return self.resolve(key_ref).arn
+
+    def forget(self, key_ref):
+        """Drop a cached answer (after the key's state was changed)."""
+        with self._lock:
+            info = self._by_ref.pop(key_ref, None)
+            if info is not None:
+                for ref in [ref for ref, cached in self._by_ref.items() if cached is info]:
+                    del self._by_ref[ref]
+
+    def resolve_all(self, key_refs):
+        """ARNs of several references, for `source_key_ids` style filters."""
+        return frozenset(self.arn(ref) for ref in key_refs or [])
+
+
+def require_encryption_destination(info, purpose="destination"):
+    """Refuse a key that cannot receive re-encrypted data."""
+    if not info.enabled:
+        raise RotationError("The {0} key is {1}, not Enabled.".format(purpose, info.state), resource=info.arn,
+                            fix="enable it (aws kms enable-key) or name another key.")
+    if not info.symmetric_encryption:
+        raise RotationError(
+            "The {0} key is {1}/{2}; re-encryption needs a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key.".format(
+                purpose, info.key_spec, info.key_usage),
+            resource=info.arn, fix="name a symmetric encryption key.")

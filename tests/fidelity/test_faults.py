@@ -1,0 +1,84 @@
+"""The fault layer: each fault in the wire format botocore expects."""
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+
+NO_RETRY = {"retries": {"mode": "standard", "total_max_attempts": 1}}
+
+
+@pytest.mark.parametrize("service, call, code, status", [
+    ("kms", lambda c: c.list_keys(), "ThrottlingException", 400),
+    ("s3", lambda c: c.list_buckets(), "SlowDown", 503),
+    ("ec2", lambda c: c.describe_volumes(), "RequestLimitExceeded", 503),
+])
+def test_throttling_in_each_services_format(aws, service, call, code, status):
+    client = aws.client(service, **NO_RETRY)
+    aws.set_faults([{"kind": "throttle", "service": service}])
+    with pytest.raises(ClientError) as excinfo:
+        call(client)
+    assert excinfo.value.response["Error"]["Code"] == code
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+
+
+def test_rate_is_deterministic_with_a_seed(aws):
+    kms = aws.client("kms", **NO_RETRY)
+
+    def outcomes():
+        aws.set_faults([{"kind": "throttle", "service": "kms", "rate": 0.3}], seed=42)
+        results = []
+        for _ in range(40):
+            try:
+                kms.list_keys()
+                results.append(True)
+            except ClientError:
+                results.append(False)
+        return results
+
+    first = outcomes()
+    assert first == outcomes()
+    assert 4 <= first.count(False) <= 24
+
+
+def test_count_and_after_fire_on_a_window_of_matching_requests(aws):
+    kms = aws.client("kms", **NO_RETRY)
+    aws.set_faults([{"kind": "error", "service": "kms", "action": "ListKeys", "after": 1, "count": 2}])
+    kms.describe_key(KeyId="alias/aws/s3")  # other actions never match
+    kms.list_keys()  # skipped by after=1
+    for _ in range(2):
+        with pytest.raises(ClientError) as excinfo:
+            kms.list_keys()
+        assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    kms.list_keys()
+    assert aws.faults()[0]["fired"] == 2
+
+
+def test_dropped_connection_is_a_connection_error(aws):
+    kms = aws.client("kms", **NO_RETRY)
+    aws.set_faults([{"kind": "drop", "service": "kms", "count": 1}])
+    with pytest.raises((ConnectionClosedError, EndpointConnectionError, ConnectionError)):
+        kms.list_keys()
+    kms.list_keys()
+
+
+def test_latency_is_added(aws):
+    import time
+
+    kms = aws.client("kms", **NO_RETRY)
+    aws.set_faults([{"kind": "latency", "ms": 300}])
+    start = time.monotonic()
+    kms.list_keys()
+    assert time.monotonic() - start >= 0.3
+
+
+def test_stats_count_requests_by_service_and_action(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="stats-bucket")
+    s3.put_object(Bucket="stats-bucket", Key="a", Body=b"1")
+    s3.head_object(Bucket="stats-bucket", Key="a")
+    s3.copy_object(Bucket="stats-bucket", Key="a", CopySource={"Bucket": "stats-bucket", "Key": "a"},
+                   MetadataDirective="REPLACE")
+    stats = aws.stats()
+    assert stats["s3:CreateBucket"] == 1
+    assert stats["s3:PutObject"] == 1
+    assert stats["s3:HeadObject"] == 1
+    assert stats["s3:CopyObject"] == 1
