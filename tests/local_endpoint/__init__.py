@@ -104,6 +104,10 @@ class LocalEndpoint:
     def set_fidelity(self, **switches):
         return self._control("fidelity", "POST", switches)
 
+    def control(self, route, payload=None, method="POST"):
+        """Call a control route a fidelity module registered (fidelity.CONTROL_ROUTES)."""
+        return self._control(route, method, payload if payload is not None else {})
+
     def stats(self):
         """Requests served since the last reset, as {"service:Action": count}."""
         return self._control("stats")

@@ -103,6 +103,8 @@ class EndpointApp:
             self.counter.clear()
             fidelity.SETTINGS.reset()
             return {"reset": True}
+        if route in fidelity.CONTROL_ROUTES:
+            return fidelity.CONTROL_ROUTES[route](method, payload)
         raise KeyError(f"no control route {method} {route}")
 
 

@@ -52,8 +52,13 @@ class FidelitySettings:
 
 SETTINGS = FidelitySettings()
 
-# Functions (environ, service, action) -> WSGI response triple or None.
+# Functions (environ, service, action) -> (status line, headers, body) or None.
 INTERCEPTORS = []
+
+# Extra control API routes, /_kmsrotate/<name>: function(method, payload) -> JSON-able.
+# For test set-up that must happen inside the server process (bulk seeding,
+# arming a one-shot behaviour) rather than through AWS requests.
+CONTROL_ROUTES = {}
 
 
 def install():
