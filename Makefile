@@ -46,8 +46,7 @@ sanity: collection $(GET_PIP_CACHE)
 	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)
 	git ls-files -z --cached --others --exclude-standard \
 		| tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
-	cd $(SANITY_ROOT) && PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --requirements \
-		--python 3.11 --color no --exclude tests/local_endpoint/ --exclude tests/benchmarks/
+	cd $(SANITY_ROOT) && PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --requirements --python 3.11 --color no
 
 lint: collection
 	PATH=$(BIN):$$PATH $(BIN)/ansible-lint --profile production --offline
