@@ -9,8 +9,10 @@ BUILD := $(CURDIR)/.build
 # Ansible finds the collection here: a link to this checkout.
 COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/kmsrotate/aws
-# ansible-test needs a real ansible_collections/<ns>/<name> tree: a copy.
-SANITY_ROOT := $(BUILD)/sanity/ansible_collections/kmsrotate/aws
+# ansible-test needs a real ansible_collections/<ns>/<name> tree: a copy, and
+# not below a hidden directory (it skips every file there).
+SANITY_BUILD := $(CURDIR)/build/sanity
+SANITY_ROOT := $(SANITY_BUILD)/ansible_collections/kmsrotate/aws
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONDONTWRITEBYTECODE := 1
@@ -43,7 +45,7 @@ $(GET_PIP_CACHE): tools/get_pip_bootstrap.py
 	cp $< $@
 
 sanity: collection $(GET_PIP_CACHE)
-	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)
+	rm -rf $(SANITY_BUILD) && mkdir -p $(SANITY_ROOT)
 	git ls-files -z --cached --others --exclude-standard \
 		| tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
 	cd $(SANITY_ROOT) && PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --requirements --python 3.11 --color no
@@ -75,4 +77,4 @@ build: venv
 	$(BIN)/ansible-galaxy collection build --force
 
 clean:
-	rm -rf $(BUILD) $(VENV) tests/output
+	rm -rf $(BUILD) build $(VENV) tests/output

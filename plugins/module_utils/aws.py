@@ -72,11 +72,10 @@ def connect(module, service, concurrency=10, throttle_watch=None):
 
 
 class ThrottleWatch:
-    """Tells a listener (an AdaptiveLimit) about every throttled attempt."""
+    """Tells a listener (an AdaptiveLimit's on_throttle) about every throttled attempt."""
 
     def __init__(self, on_throttle):
         self._on_throttle = on_throttle
-        self.throttled = 0
 
     def attach(self, client):
         client.meta.events.register("needs-retry", self._on_attempt)
@@ -87,7 +86,6 @@ class ThrottleWatch:
         parsed = response[1] or {}
         code = parsed.get("Error", {}).get("Code")
         if code in THROTTLING_CODES:
-            self.throttled += 1
             self._on_throttle()
         # Returning None leaves the retry decision to botocore.
         return None

@@ -21,6 +21,7 @@ class AdaptiveLimit(object):
         self.maximum = max(1, int(maximum))
         self.current = self.maximum
         self.lowest = self.maximum
+        self.throttle_events = 0
         self._cooldown = cooldown
         self._grow_after = grow_after
         self._clock = clock
@@ -31,12 +32,18 @@ class AdaptiveLimit(object):
     def on_throttle(self):
         with self._lock:
             now = self._clock()
+            self.throttle_events += 1
             self._clean = 0
             if self._last_cut is not None and now - self._last_cut < self._cooldown:
                 return
             self._last_cut = now
             self.current = max(1, self.current // 2)
             self.lowest = min(self.lowest, self.current)
+
+    def report(self):
+        """What throttling did to this run, for the module's result."""
+        return {"throttle_events": self.throttle_events, "concurrency": self.maximum,
+                "lowest_concurrency": self.lowest}
 
     def on_success(self):
         with self._lock:

@@ -24,7 +24,7 @@ class RotationError(Exception):
         if self.resource and self.resource not in text:
             text = "{0}: {1}".format(self.resource, text)
         if self.fix:
-            text = "{0} Fix: {1}".format(text.rstrip("."), self.fix) if text.endswith(".") else "{0}. Fix: {1}".format(text, self.fix)
+            text = "{0}{1} Fix: {2}".format(text, "" if text.endswith(".") else ".", self.fix)
         return text
 
     def as_result(self):

@@ -88,3 +88,9 @@ def test_pending_window_outside_7_to_30_is_validation_error(kms, key_pair, days)
         kms.schedule_key_deletion(KeyId=source["Arn"], PendingWindowInDays=days)
     assert _code(excinfo) == "ValidationException"
     assert kms.describe_key(KeyId=source["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_key_usage_defaults_to_encrypt_decrypt(kms):
+    created = kms.create_key()["KeyMetadata"]
+    assert created["KeyUsage"] == "ENCRYPT_DECRYPT"
+    assert kms.describe_key(KeyId=created["KeyId"])["KeyMetadata"]["KeyUsage"] == "ENCRYPT_DECRYPT"

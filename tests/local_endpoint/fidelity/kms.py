@@ -11,6 +11,8 @@
   key ARN, and an unknown key is NotFoundException rather than a server error.
 - ScheduleKeyDeletion with PendingWindowInDays outside 7-30 is a
   ValidationException (moto answers 200 and changes nothing).
+- A key created without KeyUsage reports KeyUsage ENCRYPT_DECRYPT, AWS's
+  default (moto leaves it out of DescribeKey).
 """
 
 import functools
@@ -119,10 +121,20 @@ def _patch_schedule_key_deletion(original):
     return schedule_key_deletion
 
 
+def _patch_key_init(original):
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self.key_usage is None:
+            self.key_usage = "ENCRYPT_DECRYPT"
+    return __init__
+
+
 def install():
     global _installed
     if _installed:
         return
+    kms_models.Key.__init__ = _patch_key_init(kms_models.Key.__init__)
     backend = kms_models.KmsBackend
     backend.encrypt = _patch_encrypt(backend.encrypt)
     backend.decrypt = _patch_decrypt(backend.decrypt)
