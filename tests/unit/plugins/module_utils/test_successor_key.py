@@ -1,0 +1,110 @@
+"""successor_key: find-or-create by tag, destination checks, alias moves."""
+
+import json
+
+import pytest
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils.successor_key import SOURCE_KEY_TAG, alias_name, ensure_successor_key
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def kms(aws_client):
+    return aws_client("kms")
+
+
+def make_key(kms, alias=None, **kwargs):
+    metadata = kms.create_key(**kwargs)["KeyMetadata"]
+    if alias:
+        kms.create_alias(AliasName=alias, TargetKeyId=metadata["KeyId"])
+    return metadata
+
+
+def alias_target(kms, name):
+    return dict((a["AliasName"], a.get("TargetKeyId")) for a in kms.list_aliases()["Aliases"]).get(name)
+
+
+def test_alias_name_accepts_every_form():
+    assert alias_name("app") == "alias/app"
+    assert alias_name("alias/app") == "alias/app"
+    assert alias_name("arn:aws:kms:us-east-1:123456789012:alias/app") == "alias/app"
+
+
+def test_creates_once_copies_policy_and_moves_aliases(kms):
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+         "Action": "kms:*", "Resource": "*"}]})
+    source = make_key(kms, alias="alias/app", Policy=policy)
+    kms.create_alias(AliasName="alias/app-legacy", TargetKeyId=source["KeyId"])
+
+    first = ensure_successor_key(kms, REGION, "alias/app", create=True, tags={"team": "data"})
+    assert first["changed"] and first["created"]
+    new_arn = first["destination_key_arn"]
+    assert [change["alias_name"] for change in first["aliases"]] == ["alias/app", "alias/app-legacy"]
+    assert all(change["before"] == source["Arn"] and change["after"] == new_arn for change in first["aliases"])
+    assert alias_target(kms, "alias/app") == new_arn.split("/")[-1]
+    tags = dict((t["TagKey"], t["TagValue"]) for t in kms.list_resource_tags(KeyId=new_arn)["Tags"])
+    assert tags == {"team": "data", SOURCE_KEY_TAG: source["Arn"]}
+    assert json.loads(kms.get_key_policy(KeyId=new_arn, PolicyName="default")["Policy"]) == json.loads(policy)
+
+    # The alias now names the successor, so the source is given by ARN, as the role does.
+    second = ensure_successor_key(kms, REGION, source["Arn"], create=True)
+    assert not second["changed"] and not second["created"]
+    assert second["destination_key_arn"] == new_arn
+    assert len(kms.list_keys()["Keys"]) == 2
+
+
+def test_check_mode_plans_without_creating(kms):
+    source = make_key(kms, alias="alias/app")
+    result = ensure_successor_key(kms, REGION, source["Arn"], create=True, check_mode=True)
+    assert result["changed"] and result["created"] and result["destination_key_arn"] is None
+    assert result["aliases"] == [{"alias_name": "alias/app", "before": source["Arn"], "after": "(key to be created)",
+                                  "changed": True}]
+    assert len(kms.list_keys()["Keys"]) == 1
+    assert alias_target(kms, "alias/app") == source["KeyId"]
+
+
+def test_existing_destination_and_explicit_aliases(kms):
+    source = make_key(kms, alias="alias/app")
+    destination = make_key(kms)
+    result = ensure_successor_key(kms, REGION, source["Arn"], destination_key_id=destination["Arn"],
+                                  aliases=["app", "app-new"])
+    assert [(c["alias_name"], c["before"], c["changed"]) for c in result["aliases"]] == [
+        ("alias/app", source["Arn"], True), ("alias/app-new", None, True)]
+    assert alias_target(kms, "alias/app-new") == destination["KeyId"]
+    again = ensure_successor_key(kms, REGION, source["Arn"], destination_key_id=destination["Arn"],
+                                 aliases=["app", "app-new"])
+    assert not again["changed"]
+    assert [c["before"] for c in again["aliases"]] == [destination["Arn"], destination["Arn"]]
+
+
+@pytest.mark.parametrize("problem", ["same", "disabled", "asymmetric", "other_region", "both", "neither"])
+def test_bad_destination_is_refused_before_any_change(kms, problem):
+    source = make_key(kms, alias="alias/app")
+    other = make_key(kms, KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY") if problem == "asymmetric" else make_key(kms)
+    if problem == "disabled":
+        kms.disable_key(KeyId=other["KeyId"])
+    destination = {"same": source["Arn"], "other_region": other["Arn"].replace(REGION, "eu-west-1"),
+                   "neither": None}.get(problem, other["Arn"])
+    with pytest.raises(RotationError) as raised:
+        ensure_successor_key(kms, REGION, source["Arn"], destination_key_id=destination, create=problem == "both")
+    assert raised.value.fix
+    assert alias_target(kms, "alias/app") == source["KeyId"]
+
+
+def test_alias_of_a_third_key_is_not_stolen(kms):
+    source = make_key(kms)
+    make_key(kms, alias="alias/other")
+    with pytest.raises(RotationError, match="neither the source nor the destination"):
+        ensure_successor_key(kms, REGION, source["Arn"], create=True, aliases=["alias/other"])
+    assert len(kms.list_keys()["Keys"]) == 2
+
+
+def test_two_tagged_successors_are_ambiguous(kms):
+    source = make_key(kms)
+    for _ in range(2):
+        make_key(kms, Tags=[{"TagKey": SOURCE_KEY_TAG, "TagValue": source["Arn"]}])
+    with pytest.raises(RotationError, match="2 keys are tagged"):
+        ensure_successor_key(kms, REGION, source["Arn"], create=True)
