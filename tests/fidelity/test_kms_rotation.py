@@ -13,12 +13,6 @@ def kms(aws):
     return aws.client("kms")
 
 
-def test_create_key_defaults_to_encrypt_decrypt(kms):
-    key = kms.create_key()["KeyMetadata"]
-    assert key["KeyUsage"] == "ENCRYPT_DECRYPT"
-    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyUsage"] == "ENCRYPT_DECRYPT"
-
-
 def test_aws_managed_alias_is_the_listed_aws_managed_key(kms):
     listed = {alias["AliasName"]: alias["TargetKeyId"] for alias in kms.list_aliases()["Aliases"]}
     metadata = kms.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]

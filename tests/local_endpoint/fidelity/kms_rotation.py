@@ -16,8 +16,6 @@
   it; ListKeyRotations with IncludeKeyMaterial=ALL_KEY_MATERIAL lists the
   pending material, and RotateKeyOnDemand makes it current.
 - RotateKeyOnDemand allows 25 rotations per key (LimitExceededException).
-- CreateKey without KeyUsage makes an ENCRYPT_DECRYPT key (moto leaves
-  KeyUsage out of DescribeKey, so a plain key would not look symmetric).
 """
 
 import datetime
@@ -153,13 +151,6 @@ def _list_key_rotations(original):
     return list_key_rotations
 
 
-def _create_key_default_usage(original):
-    @functools.wraps(original)
-    def create_key(self, policy, key_usage, *args, **kwargs):
-        return original(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
-    return create_key
-
-
 def _generate_aws_managed_key(self, alias_name):
     target_key_id = RESERVED_ALIASE_TARGET_KEY_IDS.get(alias_name)
     if target_key_id is None:
@@ -200,7 +191,6 @@ def install():
     response.rotate_key_on_demand = _rotate_key_on_demand
     response.list_key_rotations = _list_key_rotations(response.list_key_rotations)
     backend = kms_models.KmsBackend
-    backend.create_key = _create_key_default_usage(backend.create_key)
     backend._generate_default_keys = _generate_aws_managed_key  # pylint: disable=protected-access
     CONTROL_ROUTES["kms-import-new-key-material"] = import_new_key_material
     _installed = True
