@@ -63,9 +63,13 @@ def client_config(concurrency):
     )
 
 
-def connect(module, service, concurrency=10, throttle_watch=None):
-    """A thread-safe client for `service` whose calls retry with aws_retry=True."""
-    client = module.client(service, retry_decorator=aws_retry, config=client_config(concurrency))
+def connect(module, service, concurrency=10, throttle_watch=None, region=None):
+    """A thread-safe client for `service` whose calls retry with aws_retry=True.
+
+    `region` overrides the module's region, for engines that look at several.
+    """
+    extra = {"region": region} if region else {}
+    client = module.client(service, retry_decorator=aws_retry, config=client_config(concurrency), **extra)
     if throttle_watch is not None:
         throttle_watch.attach(client.client)
     return client
