@@ -58,7 +58,7 @@ options:
 notes:
   - Supports check mode and diff. In check mode a key that would be created has no ARN yet; RV(destination_key_arn)
     is then null and RV(created) true.
-  - Changes to a found key's description, tags or policy are not made: manage them with M(amazon.aws.kms_key).
+  - A found key's description, tags and policy are left as they are; manage them with M(amazon.aws.kms_key).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
