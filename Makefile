@@ -9,8 +9,9 @@ BUILD := $(CURDIR)/.build
 # Ansible finds the collection here: a link to this checkout.
 COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/kmsrotate/aws
-# ansible-test needs a real ansible_collections/<ns>/<name> tree: a copy, and
-# not below a hidden directory (it skips every file there).
+# ansible-test needs a real ansible_collections/<ns>/<name> tree: a copy, with
+# its own git index (inside this checkout it would ask our git, which ignores
+# build/, and skip every file).
 SANITY_BUILD := $(CURDIR)/build/sanity
 SANITY_ROOT := $(SANITY_BUILD)/ansible_collections/kmsrotate/aws
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
@@ -48,6 +49,7 @@ sanity: collection $(GET_PIP_CACHE)
 	rm -rf $(SANITY_BUILD) && mkdir -p $(SANITY_ROOT)
 	git ls-files -z --cached --others --exclude-standard \
 		| tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
+	cd $(SANITY_ROOT) && git init -q && git add -A
 	cd $(SANITY_ROOT) && PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --requirements --python 3.11 --color no
 
 lint: collection

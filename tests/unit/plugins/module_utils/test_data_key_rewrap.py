@@ -1,0 +1,161 @@
+"""The re-wrap engine against moto in-process (with the KMS fidelity layer)."""
+
+import base64
+
+import pytest
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils.data_key_rewrap import DataKeyRewrapper, RewrapSpec
+from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+
+
+@pytest.fixture
+def kms(aws_client):
+    return aws_client("kms")
+
+
+@pytest.fixture
+def keys(kms):
+    return {name: kms.create_key(Description=name)["KeyMetadata"] for name in ("old", "other", "new")}
+
+
+def _blob(kms, key, context=None):
+    return kms.generate_data_key_without_plaintext(KeyId=key["KeyId"], KeySpec="AES_256",
+                                                   EncryptionContext=context or {})["CiphertextBlob"]
+
+
+def _key_of(kms, blob, context=None):
+    # Tests may decrypt to prove a result; the engine never does.
+    return kms.decrypt(CiphertextBlob=blob, EncryptionContext=context or {})["KeyId"]
+
+
+def _run(kms, check_mode=False, **spec):
+    return DataKeyRewrapper(kms, AdaptiveLimit(4), check_mode=check_mode, diff=True).run(RewrapSpec(**spec))
+
+
+def test_rewraps_files_and_inline_blobs_and_keeps_the_plaintext(kms, keys, tmp_path):
+    blobs = [_blob(kms, keys["old"]) for _ in range(3)]
+    plaintexts = [kms.decrypt(CiphertextBlob=blob)["Plaintext"] for blob in blobs]
+    (tmp_path / "a.key").write_bytes(blobs[0])
+    (tmp_path / "b.key").write_bytes(base64.b64encode(blobs[1]) + b"\n")
+    result = _run(kms, destination_key_id=keys["new"]["Arn"], paths=[str(tmp_path / "*.key")],
+                  ciphertext_blobs=[base64.b64encode(blobs[2]).decode()])
+    assert result["counts"] == {"rewrapped": 3, "unchanged": 0, "skipped": 0, "failed": 0}
+    assert result["changed"] is True
+    new_blobs = [(tmp_path / "a.key").read_bytes(), base64.b64decode((tmp_path / "b.key").read_bytes()),
+                 base64.b64decode(result["ciphertext_blobs"][0])]
+    assert (tmp_path / "b.key").read_bytes().endswith(b"\n")
+    for new_blob, plaintext in zip(new_blobs, plaintexts):
+        answer = kms.decrypt(CiphertextBlob=new_blob)
+        assert answer["KeyId"] == keys["new"]["Arn"]
+        assert answer["Plaintext"] == plaintext
+    formats = {outcome["path"]: outcome["format"] for outcome in result["results"] if "path" in outcome}
+    assert formats == {str(tmp_path / "a.key"): "binary", str(tmp_path / "b.key"): "base64"}
+
+
+def test_second_run_changes_nothing_byte_for_byte(kms, keys, tmp_path):
+    (tmp_path / "a.key").write_bytes(_blob(kms, keys["old"]))
+    _run(kms, destination_key_id=keys["new"]["KeyId"], paths=[str(tmp_path / "a.key")])
+    after_first = (tmp_path / "a.key").read_bytes()
+    result = _run(kms, destination_key_id=keys["new"]["KeyId"], paths=[str(tmp_path / "a.key")])
+    assert result["changed"] is False
+    assert result["counts"]["unchanged"] == 1
+    assert (tmp_path / "a.key").read_bytes() == after_first
+
+
+def test_source_key_ids_filter_skips_other_keys(kms, keys):
+    blobs = [base64.b64encode(_blob(kms, keys[name])).decode() for name in ("old", "other")]
+    result = _run(kms, destination_key_id=keys["new"]["KeyId"], source_key_ids=[keys["old"]["Arn"]],
+                  ciphertext_blobs=blobs)
+    assert [outcome["action"] for outcome in result["results"]] == ["rewrapped", "skipped"]
+    assert result["ciphertext_blobs"][1] == blobs[1]
+    assert _key_of(kms, base64.b64decode(result["ciphertext_blobs"][0])) == keys["new"]["Arn"]
+
+
+def test_check_mode_reports_without_writing(kms, keys, tmp_path):
+    blob = _blob(kms, keys["old"])
+    (tmp_path / "a.key").write_bytes(blob)
+    result = _run(kms, check_mode=True, destination_key_id=keys["new"]["KeyId"], paths=[str(tmp_path / "a.key")])
+    assert result["changed"] is True
+    assert result["counts"]["rewrapped"] == 1
+    assert (tmp_path / "a.key").read_bytes() == blob
+    assert result["diff"][0]["before"] == "kms_key_arn: {0}\n".format(keys["old"]["Arn"])
+    assert result["diff"][0]["after"] == "kms_key_arn: {0}\n".format(keys["new"]["Arn"])
+
+
+def test_encryption_contexts_are_used_on_both_sides(kms, keys):
+    source_context = {"app": "billing"}
+    destination_context = {"app": "billing", "rotation": "2026"}
+    blob = _blob(kms, keys["old"], source_context)
+    result = _run(kms, destination_key_id=keys["new"]["KeyId"], ciphertext_blobs=[base64.b64encode(blob).decode()],
+                  encryption_context=source_context, destination_encryption_context=destination_context)
+    new_blob = base64.b64decode(result["ciphertext_blobs"][0])
+    assert _key_of(kms, new_blob, destination_context) == keys["new"]["Arn"]
+
+
+def test_wrong_encryption_context_fails_that_blob_only(kms, keys):
+    good = base64.b64encode(_blob(kms, keys["old"])).decode()
+    bad = base64.b64encode(_blob(kms, keys["old"], {"app": "x"})).decode()
+    result = _run(kms, destination_key_id=keys["new"]["KeyId"], ciphertext_blobs=[good, bad])
+    assert result["counts"]["rewrapped"] == 1
+    assert result["counts"]["failed"] == 1
+    assert "encryption_context" in result["failures"][0]["reason"]
+    assert result["failures"][0]["index"] == 1
+    assert "1 of 2 blobs failed (1 succeeded)" in result["failed_reason"]
+
+
+def test_blob_under_disabled_source_key_is_reported_and_not_written(kms, keys, tmp_path):
+    blob = _blob(kms, keys["old"])
+    (tmp_path / "a.key").write_bytes(blob)
+    kms.disable_key(KeyId=keys["old"]["KeyId"])
+    result = _run(kms, destination_key_id=keys["new"]["KeyId"], paths=[str(tmp_path / "a.key")])
+    assert result["counts"]["failed"] == 1
+    assert "disabled" in result["failures"][0]["reason"]
+    assert (tmp_path / "a.key").read_bytes() == blob
+
+
+def test_not_a_kms_blob_is_reported(kms, keys, tmp_path):
+    (tmp_path / "junk.key").write_bytes(b"\x00\x01not a kms blob")
+    result = _run(kms, destination_key_id=keys["new"]["KeyId"], paths=[str(tmp_path / "junk.key")])
+    assert result["failures"][0]["path"] == str(tmp_path / "junk.key")
+    assert "not a KMS ciphertext blob" in result["failures"][0]["reason"]
+
+
+@pytest.mark.parametrize("state_change, expected", [
+    (lambda kms, key: kms.disable_key(KeyId=key), "Disabled, not Enabled"),
+    (lambda kms, key: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7), "PendingDeletion, not Enabled"),
+])
+def test_unusable_destination_fails_before_any_change(kms, keys, tmp_path, state_change, expected):
+    blob = _blob(kms, keys["old"])
+    (tmp_path / "a.key").write_bytes(blob)
+    state_change(kms, keys["new"]["KeyId"])
+    with pytest.raises(RotationError, match=expected):
+        _run(kms, destination_key_id=keys["new"]["KeyId"], paths=[str(tmp_path / "a.key")])
+    assert (tmp_path / "a.key").read_bytes() == blob
+
+
+def test_asymmetric_destination_is_refused(kms, keys):
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    with pytest.raises(RotationError, match="SYMMETRIC_DEFAULT ENCRYPT_DECRYPT"):
+        _run(kms, destination_key_id=rsa["KeyId"], ciphertext_blobs=["AAAA"])
+
+
+def test_missing_destination_names_the_key(kms):
+    with pytest.raises(RotationError, match="alias/nope.*not found"):
+        _run(kms, destination_key_id="alias/nope", ciphertext_blobs=["AAAA"])
+
+
+def test_destination_among_sources_is_refused(kms, keys):
+    with pytest.raises(RotationError, match="same key"):
+        _run(kms, destination_key_id=keys["new"]["KeyId"], source_key_ids=[keys["new"]["Arn"]],
+             ciphertext_blobs=["AAAA"])
+
+
+def test_inline_blob_that_is_not_base64_names_its_index(kms, keys):
+    with pytest.raises(RotationError, match=r"ciphertext_blobs\[1\]"):
+        _run(kms, destination_key_id=keys["new"]["KeyId"], ciphertext_blobs=["AAAA", "not base64!"])
+
+
+def test_nothing_to_do_is_an_error(kms, keys):
+    with pytest.raises(RotationError, match="Nothing to re-wrap"):
+        _run(kms, destination_key_id=keys["new"]["KeyId"])
