@@ -1,0 +1,244 @@
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""How one S3 object version moves to a new KMS key: the `update` and `copy` backends.
+
+- UpdateBackend: UpdateObjectEncryption re-wraps the version's data key in
+  place. No bytes move; ETag, dates, storage class, metadata, tags and
+  checksums stay; noncurrent versions can be re-keyed too.
+- CopyBackend: an in-place CopyObject (or multipart UploadPartCopy above the
+  threshold) under the new key, conditional on the listed ETag, carrying over
+  everything S3 lets a copy carry. It writes a new current version; the old
+  version, in a versioned bucket, stays under the old key.
+
+`select_backend` implements `method: auto`. Support for UpdateObjectEncryption
+is never learnt by sending it for a user's object: some S3-compatible stores
+treat the unknown request as a plain PUT and would replace the object with the
+request body. The probe names a key that cannot exist (a fresh UUID under the
+prefix): AWS answers NoSuchKey; an endpoint without the API answers an error,
+or, if it treats the request as a PUT, creates that probe object, which is
+then deleted by its version id so nothing is left behind.
+"""
+
+import uuid
+from urllib.parse import urlencode
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_code
+from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+
+UPDATE = "update"
+COPY = "copy"
+AUTO = "auto"
+METHODS = (AUTO, UPDATE, COPY)
+
+PROBE_PREFIX = ".kmsrotate-probe-"
+# S3's limits for copies.
+MAX_SINGLE_COPY = 5 * 1024 ** 3
+MIN_PART_SIZE = 5 * 1024 ** 2
+MAX_PARTS = 10000
+ARCHIVED_CLASSES = frozenset(["GLACIER", "DEEP_ARCHIVE"])
+ACCESS_DENIED_CODES = frozenset(["AccessDenied", "403", "AllAccessDisabled"])
+_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+# HeadObject fields a copy must pass explicitly (MetadataDirective COPY keeps
+# user metadata and the Content-*/Cache-Control/Expires headers by itself).
+_LOCK_FIELDS = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
+# HeadObject fields a multipart upload must be given again, since it starts empty.
+_MULTIPART_HEADER_FIELDS = ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition", "CacheControl",
+                            "Expires", "Metadata")
+
+
+def checksum_algorithm(head):
+    """The additional checksum algorithm an object was stored with (HeadObject with ChecksumMode), or None."""
+    for algorithm in _CHECKSUM_ALGORITHMS:
+        if head.get("Checksum" + algorithm):
+            return algorithm
+    return None
+
+
+def _kms_encryption(destination_arn, bucket_key_enabled):
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": destination_arn, "BucketKeyEnabled": bucket_key_enabled}
+
+
+class UpdateBackend(object):
+    """UpdateObjectEncryption on each version, current or not."""
+
+    name = UPDATE
+    rekeys_noncurrent = True
+    supersedes_versions = False
+
+    def __init__(self, s3, bucket):
+        self._s3 = s3
+        self._bucket = bucket
+
+    def unsupported_reason(self, head):
+        del head  # every SSE-S3/SSE-KMS version qualifies, archived ones included
+        return None
+
+    def rekey(self, item, head, destination_arn, bucket_key_enabled):
+        """Re-key one version; returns the bytes copied (none)."""
+        del head
+        request = {"Bucket": self._bucket, "Key": item.key,
+                   "ObjectEncryption": {"SSEKMS": {"KMSKeyArn": destination_arn,
+                                                   "BucketKeyEnabled": bool(bucket_key_enabled)}}}
+        if item.version_id is not None:
+            request["VersionId"] = item.version_id
+        self._s3.update_object_encryption(aws_retry=True, **request)
+        return 0
+
+
+class CopyBackend(object):
+    """In-place CopyObject / multipart UploadPartCopy of current versions."""
+
+    name = COPY
+    rekeys_noncurrent = False
+
+    def __init__(self, s3, bucket, multipart_threshold, multipart_chunksize, copy_acl, supersedes_versions):
+        self._s3 = s3
+        self._bucket = bucket
+        self._threshold = min(int(multipart_threshold), MAX_SINGLE_COPY)
+        self._chunksize = int(multipart_chunksize)
+        self._copy_acl = copy_acl
+        # Whether the copied version stays behind (versioning Enabled) as a
+        # noncurrent version under the old key.
+        self.supersedes_versions = supersedes_versions
+
+    def unsupported_reason(self, head):
+        if head.get("ArchiveStatus"):
+            return "archived"
+        if head.get("StorageClass") in ARCHIVED_CLASSES and 'ongoing-request="false"' not in (head.get("Restore") or ""):
+            return "archived"
+        return None
+
+    def rekey(self, item, head, destination_arn, bucket_key_enabled):
+        """Copy the current version onto itself under the key; returns the bytes copied.
+
+        Raises botocore's ClientError, PreconditionFailed included when the
+        object changed since it was listed (the caller re-checks it).
+        """
+        grants = self._read_grants(item) if self._copy_acl else None
+        if head["ContentLength"] > self._threshold:
+            self._multipart_copy(item, head, destination_arn, bucket_key_enabled)
+        else:
+            self._single_copy(item, head, destination_arn, bucket_key_enabled)
+        if grants is not None:
+            self._s3.put_object_acl(Bucket=self._bucket, Key=item.key, AccessControlPolicy=grants, aws_retry=True)
+        return head["ContentLength"]
+
+    def _preserved_fields(self, head, destination_arn, bucket_key_enabled):
+        fields = _kms_encryption(destination_arn, bucket_key_enabled)
+        # A copy resets the class to STANDARD unless it is named.
+        fields["StorageClass"] = head.get("StorageClass") or "STANDARD"
+        if head.get("WebsiteRedirectLocation"):
+            fields["WebsiteRedirectLocation"] = head["WebsiteRedirectLocation"]
+        for name in _LOCK_FIELDS:
+            if head.get(name):
+                fields[name] = head[name]
+        algorithm = checksum_algorithm(head)
+        if algorithm:
+            fields["ChecksumAlgorithm"] = algorithm
+        return fields
+
+    def _source(self, item):
+        # The current version, never a pinned one: copying an old version id
+        # would put stale bytes on top. The ETag condition guards the rest.
+        return {"Bucket": self._bucket, "Key": item.key}
+
+    def _single_copy(self, item, head, destination_arn, bucket_key_enabled):
+        self._s3.copy_object(Bucket=self._bucket, Key=item.key, CopySource=self._source(item), CopySourceIfMatch=item.etag,
+                             MetadataDirective="COPY", TaggingDirective="COPY", aws_retry=True,
+                             **self._preserved_fields(head, destination_arn, bucket_key_enabled))
+
+    def _part_size(self, size):
+        needed = -(-size // MAX_PARTS)
+        return max(self._chunksize, needed, MIN_PART_SIZE)
+
+    def _multipart_copy(self, item, head, destination_arn, bucket_key_enabled):
+        fields = self._preserved_fields(head, destination_arn, bucket_key_enabled)
+        for name in _MULTIPART_HEADER_FIELDS:
+            if head.get(name):
+                fields[name] = head[name]
+        if head.get("TagCount"):
+            tags = self._s3.get_object_tagging(Bucket=self._bucket, Key=item.key, aws_retry=True)["TagSet"]
+            fields["Tagging"] = urlencode([(tag["Key"], tag["Value"]) for tag in tags])
+        upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=item.key, aws_retry=True, **fields)["UploadId"]
+        try:
+            parts = self._copy_parts(item, head["ContentLength"], upload_id, fields.get("ChecksumAlgorithm"))
+            self._s3.complete_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id,
+                                               MultipartUpload={"Parts": parts}, aws_retry=True)
+        except Exception:
+            # An unfinished upload would be billed forever: remove it, then report.
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id, aws_retry=True)
+            raise
+
+    def _copy_parts(self, item, size, upload_id, algorithm):
+        part_size = self._part_size(size)
+        parts = []
+        for number, start in enumerate(range(0, size, part_size), start=1):
+            end = min(start + part_size, size) - 1
+            answer = self._s3.upload_part_copy(Bucket=self._bucket, Key=item.key, UploadId=upload_id, PartNumber=number,
+                                               CopySource=self._source(item), CopySourceIfMatch=item.etag,
+                                               CopySourceRange="bytes={0}-{1}".format(start, end), aws_retry=True)
+            part = {"ETag": answer["CopyPartResult"]["ETag"], "PartNumber": number}
+            if algorithm and answer["CopyPartResult"].get("Checksum" + algorithm):
+                part["Checksum" + algorithm] = answer["CopyPartResult"]["Checksum" + algorithm]
+            parts.append(part)
+        return parts
+
+    def _read_grants(self, item):
+        """The object's ACL as PutObjectAcl takes it, or None when it is the default (owner only)."""
+        acl = self._s3.get_object_acl(Bucket=self._bucket, Key=item.key, aws_retry=True)
+        owner_id = acl.get("Owner", {}).get("ID")
+        grants = acl.get("Grants", [])
+        if all(grant.get("Grantee", {}).get("ID") == owner_id and grant.get("Permission") == "FULL_CONTROL"
+               for grant in grants):
+            return None
+        return {"Grants": grants, "Owner": acl["Owner"]}
+
+
+def probe_update_support(s3, bucket, prefix, destination_arn):
+    """(supported, detail): does this endpoint implement UpdateObjectEncryption?
+
+    Sends the request for a key that cannot exist, never for a user's object.
+    """
+    probe_key = "{0}{1}{2}".format(prefix or "", PROBE_PREFIX, uuid.uuid4().hex)
+    try:
+        answer = s3.update_object_encryption(
+            Bucket=bucket, Key=probe_key, aws_retry=True,
+            ObjectEncryption={"SSEKMS": {"KMSKeyArn": destination_arn, "BucketKeyEnabled": False}})
+    except Exception as exc:  # botocore errors: decided by their code
+        code = error_code(exc)
+        if code in ("NoSuchKey", "404"):
+            return True, "UpdateObjectEncryption answered NoSuchKey for the probe key {0}: supported".format(probe_key)
+        if code in ACCESS_DENIED_CODES:
+            return False, "access denied to s3:UpdateObjectEncryption (probe key {0})".format(probe_key)
+        if code is None:
+            raise
+        return False, "the endpoint does not implement UpdateObjectEncryption ({0})".format(code)
+    # Success for a key that did not exist: the endpoint stored the request as
+    # an object. Remove exactly that version.
+    version_id = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-version-id")
+    request = {"Bucket": bucket, "Key": probe_key}
+    if version_id:
+        request["VersionId"] = version_id
+    s3.delete_object(aws_retry=True, **request)
+    return False, ("the endpoint treated UpdateObjectEncryption as a plain PUT (it would overwrite objects); "
+                   "the probe object {0} it created was deleted".format(probe_key))
+
+
+def select_backend(method, s3, bucket, prefix, destination_arn, copy_options):
+    """(backend, probe detail) for `method`; `auto` falls back to copy where update is unsupported.
+
+    copy_options: keyword arguments of CopyBackend besides s3 and bucket.
+    """
+    if method not in METHODS:
+        raise RotationError("Unknown method {0!r}.".format(method), fix="use one of: {0}.".format(", ".join(METHODS)))
+    if method == COPY:
+        return CopyBackend(s3, bucket, **copy_options), "method copy was asked for; no probe sent"
+    supported, detail = probe_update_support(s3, bucket, prefix, destination_arn)
+    if supported:
+        return UpdateBackend(s3, bucket), detail
+    if method == UPDATE:
+        raise RotationError("UpdateObjectEncryption cannot be used: {0}.".format(detail), resource="s3://" + bucket,
+                            fix="use method: copy (or auto), or grant s3:UpdateObjectEncryption.")
+    return CopyBackend(s3, bucket, **copy_options), detail

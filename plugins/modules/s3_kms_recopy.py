@@ -1,0 +1,424 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: s3_kms_recopy
+short_description: Move every object and version of an S3 bucket to a new KMS key, losing nothing
+version_added: 0.1.0
+description:
+  - Re-keys the SSE-KMS (and optionally SSE-S3) objects of O(bucket), under O(prefix), to O(destination_key_id),
+    current and noncurrent versions alike, and points the bucket's default encryption at the key.
+  - The listing (C(ListObjectVersions), or C(ListObjectsV2) with O(versions=current)) is streamed page by page into a
+    bounded pool of workers, so memory stays flat however large the bucket is. One C(HeadObject) per version tells
+    its encryption; the key it reports is compared as a resolved key ARN.
+  - With O(method=update), each version is re-keyed in place with C(UpdateObjectEncryption). No data moves. The ETag,
+    dates, storage class, metadata, tags and checksums stay as they were, and no version is created.
+  - With O(method=copy), the current version of each object is copied onto itself under the key (C(CopyObject), or
+    multipart C(UploadPartCopy) above O(multipart_threshold)). The copy keeps user metadata, Content-Type,
+    Content-Encoding, Content-Language, Content-Disposition, Cache-Control, Expires, the website redirect, the storage
+    class (passed explicitly, since a copy would reset it), tags, ACL grants (read before and re-applied after, unless
+    the bucket enforces C(BucketOwnerEnforced) ownership), the checksum algorithm and the Object Lock settings.
+  - Copies are conditional on the listed ETag (C(x-amz-copy-source-if-match)). An object a writer changes during the
+    run is never overwritten with stale bytes. It is looked at again and, if it is still under a source key, copied
+    again (up to three times).
+  - A copy cannot re-key a noncurrent version in place. In a versioning-enabled bucket, the version a copy supersedes
+    stays under the old key. Such versions are reported as blocking the old key's retirement, and are never deleted.
+  - With O(method=auto), the module uses C(update) where the endpoint supports it and C(copy) otherwise, and returns
+    which it used in RV(method_used). Support is never learnt by sending C(UpdateObjectEncryption) for a user's
+    object, since some S3-compatible stores treat the unknown request as a plain PUT and would overwrite the object
+    with the request body. The module sends one probe request for a key that cannot exist (C(<prefix>.kmsrotate-probe-<uuid>)).
+    AWS answers C(NoSuchKey). An endpoint that answers with another error does not support it. An endpoint that
+    answers success has created that probe object, and the module deletes that exact version and uses C(copy).
+    O(method=update) sends the same probe and fails rather than fall back.
+  - Versions that cannot be moved are reported per reason, never skipped silently (see RV(reasons)). RV(blocking)
+    counts what, in the bucket, prefix and O(versions) scope, still depends on a source key after the run. The
+    C(kmsrotate.aws.rotation) role refuses to retire the key while it is not zero.
+  - Idempotent, and resumable by running it again. A version already under the destination key costs one
+    C(HeadObject) and nothing else.
+  - Throttling (C(SlowDown), bare 503 answers to HEAD, KMS C(ThrottlingException)) is retried with jittered backoff,
+    and the pool shrinks while S3 throttles and grows back after.
+  - The task fails when any version failed, after finishing all the others. The result then still carries every
+    count.
+author:
+  - kmsrotate.aws contributors
+options:
+  bucket:
+    description:
+      - The bucket whose objects move.
+    type: str
+    required: true
+  prefix:
+    description:
+      - Only objects whose key starts with this prefix are looked at.
+    type: str
+    default: ""
+  destination_key_id:
+    description:
+      - The KMS key to move objects to. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
+      - It is resolved to the key ARN (which C(UpdateObjectEncryption) requires) with C(DescribeKey), and must be
+        C(Enabled), C(SYMMETRIC_DEFAULT) and C(ENCRYPT_DECRYPT).
+    type: str
+    required: true
+  source_key_ids:
+    description:
+      - Only objects under one of these keys (any form of reference) move. Objects under any other key are reported
+        as skipped with reason C(other_key) and left alone.
+      - When omitted, every SSE-KMS object not already under the destination key moves.
+      - Naming the destination key here is an error.
+    type: list
+    elements: str
+    default: []
+  include_sse_s3:
+    description:
+      - Also move objects encrypted with SSE-S3 (C(AES256)) to the key. They do not depend on a KMS key, so they never
+        count as blocking.
+    type: bool
+    default: false
+  versions:
+    description:
+      - V(all) looks at every version (C(ListObjectVersions)); V(current) only at current ones (C(ListObjectsV2)).
+      - With V(current), noncurrent versions are outside the scope of RV(blocking). Use V(all) before retiring a key.
+    type: str
+    choices: [all, current]
+    default: all
+  method:
+    description:
+      - V(update) re-keys each version in place with C(UpdateObjectEncryption), V(copy) copies current versions onto
+        themselves, V(auto) uses V(update) where the endpoint supports it and V(copy) otherwise.
+    type: str
+    choices: [auto, update, copy]
+    default: auto
+  update_bucket_default:
+    description:
+      - Set the bucket's default encryption to the destination key (done first, so that objects written during the
+        run are already under it). Its Bucket Key setting is kept unless O(bucket_key_enabled) is given. A DSSE-KMS
+        default stays DSSE-KMS.
+      - When false and the default still names a source key, it counts as one in RV(blocking).
+    type: bool
+    default: true
+  bucket_key_enabled:
+    description:
+      - Whether re-keyed objects and the bucket default use an S3 Bucket Key.
+      - When omitted, each object keeps its own setting and the bucket default keeps its own.
+    type: bool
+  concurrency:
+    description:
+      - Maximum object versions in flight. The module lowers it while S3 throttles.
+    type: int
+    default: 32
+  multipart_threshold:
+    description:
+      - Objects larger than this many bytes are copied with multipart C(UploadPartCopy) (copy method only).
+      - S3 copies at most 5 GiB in one C(CopyObject); larger values are capped there.
+    type: int
+    default: 5368709120
+  multipart_chunksize:
+    description:
+      - Part size in bytes for multipart copies. At least 5 MiB. Raised where an object would need more than 10,000
+        parts.
+    type: int
+    default: 536870912
+  report_file:
+    description:
+      - Write one JSON line per object version looked at (re-keyed, already current, skipped or failed, with the
+        reason) to this file, replacing it.
+    type: path
+  sample_size:
+    description:
+      - How many per-version results to return in RV(objects). The full list goes to O(report_file).
+    type: int
+    default: 100
+notes:
+  - "Permissions: C(s3:ListBucketVersions) (or C(s3:ListBucket)), C(s3:GetObject), C(s3:GetObjectVersion),
+    C(s3:GetEncryptionConfiguration), C(s3:PutEncryptionConfiguration), C(s3:GetBucketVersioning), C(kms:DescribeKey);
+    for V(update) C(s3:UpdateObjectEncryption); for V(copy) C(s3:PutObject), C(s3:GetObjectTagging),
+    C(s3:PutObjectTagging), C(s3:GetObjectAcl), C(s3:PutObjectAcl), C(s3:GetBucketOwnershipControls); and
+    C(kms:Decrypt) on the source keys and C(kms:GenerateDataKey)/C(kms:Encrypt)/C(kms:ReEncrypt*) on the destination
+    for S3 to use them. The module itself never calls KMS Decrypt or GenerateDataKey."
+  - "Requests per object version: V(update) one C(HeadObject) and one C(UpdateObjectEncryption); V(copy) one
+    C(HeadObject) and one C(CopyObject), plus C(GetObjectAcl) when the bucket has ACLs enabled and C(PutObjectAcl)
+    for an object with grants beyond its owner. A version already under the key costs one C(HeadObject)."
+  - "Reasons reported: C(sse_c) (customer-provided keys: S3 cannot re-key them), C(dsse_kms) (dual-layer; neither
+    method converts it), C(archived) (GLACIER/DEEP_ARCHIVE or Intelligent-Tiering archive tiers on the copy path;
+    restore first), C(locked) (retention or legal hold on the update path), C(noncurrent_copy) (a noncurrent version
+    the copy method cannot re-key), C(superseded_by_copy) (the old version a copy left behind), C(access_denied),
+    C(changed_during_run), C(deleted_during_run), C(other_key), C(sse_s3), C(unencrypted), C(bucket_default)."
+  - C(access_denied) on C(HeadObject) counts as blocking, since the version's key is unknown.
+  - In check mode nothing is written. The only request that is not a read is the O(method=auto)/O(method=update)
+    probe, which names a key that cannot exist. On AWS it changes nothing; on an endpoint that treats it as a PUT,
+    the object it creates is deleted at once. The counts then say what would happen, and RV(blocking) what would be
+    left.
+  - Supports check mode and diff mode. The diff shows the bucket default encryption before and after.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Move every version of a bucket to the new key, in place (UpdateObjectEncryption where available)
+  kmsrotate.aws.s3_kms_recopy:
+    bucket: billing-archive
+    destination_key_id: alias/billing-2025
+    source_key_ids:
+      - alias/billing-2024
+    report_file: /var/log/kms-rotation/billing-archive.jsonl
+  register: recopy
+
+- name: Refuse to go on while anything still needs the old key
+  ansible.builtin.assert:
+    that: recopy.blocking == 0
+    fail_msg: "{{ recopy.blocking }} object version(s) still need the old key: {{ recopy.reasons.blocking }}"
+
+- name: Force the UpdateObjectEncryption method, with S3 Bucket Keys
+  kmsrotate.aws.s3_kms_recopy:
+    bucket: billing-archive
+    destination_key_id: arn:aws:kms:us-east-1:111122223333:key/9772c95e-c9c5-43fb-bfcd-f8c4678f9e49
+    method: update
+    bucket_key_enabled: true
+
+- name: Copy current objects under a prefix (an S3-compatible store without UpdateObjectEncryption)
+  kmsrotate.aws.s3_kms_recopy:
+    bucket: media
+    prefix: uploads/
+    destination_key_id: alias/media
+    method: copy
+    versions: current
+    include_sse_s3: true
+    multipart_threshold: 268435456
+    multipart_chunksize: 67108864
+    concurrency: 64
+
+- name: Show the plan and the bucket default change, changing nothing
+  kmsrotate.aws.s3_kms_recopy:
+    bucket: billing-archive
+    destination_key_id: alias/billing-2025
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+bucket:
+  description: The bucket.
+  returned: always
+  type: str
+  sample: billing-archive
+prefix:
+  description: The prefix looked at.
+  returned: always
+  type: str
+  sample: ""
+versions:
+  description: The O(versions) scope.
+  returned: always
+  type: str
+  sample: all
+versioning:
+  description: The bucket's versioning status (C(Enabled), C(Suspended) or C(Unversioned)).
+  returned: always
+  type: str
+  sample: Enabled
+method:
+  description: The O(method) asked for.
+  returned: always
+  type: str
+  sample: auto
+method_used:
+  description: The method used for this bucket, C(update) or C(copy).
+  returned: always
+  type: str
+  sample: update
+method_probe:
+  description: What the support probe found (or that none was sent).
+  returned: always
+  type: str
+  sample: "UpdateObjectEncryption answered NoSuchKey for the probe key .kmsrotate-probe-5f0c...: supported"
+kms_key_id:
+  description: The destination key ARN.
+  returned: always
+  type: str
+  sample: arn:aws:kms:us-east-1:111122223333:key/9772c95e-c9c5-43fb-bfcd-f8c4678f9e49
+source_kms_key_ids:
+  description: The resolved ARNs of O(source_key_ids) (empty when every key but the destination is a source).
+  returned: always
+  type: list
+  elements: str
+bucket_default:
+  description: The bucket's default encryption before and after the task (after = as it would be, in check mode).
+  returned: always
+  type: dict
+  contains:
+    changed:
+      description: Whether it was (or would be) changed.
+      type: bool
+    before:
+      description: C(sse_algorithm), C(kms_key_id) and C(bucket_key_enabled), or null when there was none.
+      type: dict
+    after:
+      description: The same fields after the task.
+      type: dict
+counts:
+  description: Object versions per outcome. C(failed) is here only, since Ansible reserves a top-level C(failed).
+  returned: always
+  type: dict
+  contains:
+    scanned:
+      description: Object versions listed and looked at.
+      type: int
+    rekeyed:
+      description: Versions moved to the destination key (or that would be, in check mode).
+      type: int
+    already_current:
+      description: Versions already under the destination key.
+      type: int
+    skipped:
+      description: Versions left alone, with their reasons in RV(reasons.skipped).
+      type: int
+    blocking:
+      description: What still depends on a source key after the task, by reason in RV(reasons.blocking).
+      type: int
+    failed:
+      description: Versions that could not be moved because of an error, by reason in RV(reasons.failed).
+      type: int
+  sample: {"scanned": 1200, "rekeyed": 1180, "already_current": 12, "skipped": 8, "blocking": 2, "failed": 0}
+scanned:
+  description: Same as RV(counts.scanned).
+  returned: always
+  type: int
+rekeyed:
+  description: Same as RV(counts.rekeyed).
+  returned: always
+  type: int
+already_current:
+  description: Same as RV(counts.already_current).
+  returned: always
+  type: int
+skipped:
+  description: Same as RV(counts.skipped).
+  returned: always
+  type: int
+blocking:
+  description: Same as RV(counts.blocking). The rotation role's retirement gate reads it.
+  returned: always
+  type: int
+reasons:
+  description: Counts per reason for skipped, blocking and failed versions.
+  returned: always
+  type: dict
+  sample: {"skipped": {"sse_c": 1, "locked": 1}, "blocking": {"locked": 1}, "failed": {}}
+bytes_copied:
+  description: Bytes S3 copied (zero with the update method).
+  returned: always
+  type: int
+requests:
+  description: API calls made per operation, retries included.
+  returned: always
+  type: dict
+  sample: {"ListObjectVersions": 2, "HeadObject": 1200, "UpdateObjectEncryption": 1181, "DescribeKey": 2}
+throttling:
+  description: How throttling affected the run.
+  returned: always
+  type: dict
+  contains:
+    throttle_events:
+      description: Throttled requests, each retried.
+      type: int
+    concurrency:
+      description: The configured O(concurrency).
+      type: int
+    lowest_concurrency:
+      description: The lowest concurrency the module fell back to.
+      type: int
+duration_seconds:
+  description: Wall time of the task.
+  returned: always
+  type: float
+objects_per_second:
+  description: Object versions looked at per second.
+  returned: always
+  type: float
+objects:
+  description: The first O(sample_size) per-version results (all of them are in O(report_file)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - key: invoices/2024/01.pdf
+      version_id: 3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY
+      is_latest: true
+      action: rekeyed
+      reason: null
+      from_kms_key_id: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+      blocking: false
+      bytes_copied: 0
+report_file:
+  description: The O(report_file) written, if any.
+  returned: always
+  type: str
+check_mode:
+  description: Whether this was a check-mode plan.
+  returned: always
+  type: bool
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import ThrottleWatch, connect
+from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_recopy import RecopyRequest, RequestCounter, recopy_bucket
+from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_rekey_backends import METHODS, MIN_PART_SIZE
+
+
+def _with_diff(result):
+    result["diff"] = {"before": {"bucket_default_encryption": result["bucket_default"]["before"]},
+                      "after": {"bucket_default_encryption": result["bucket_default"]["after"]}}
+    return result
+
+
+def main():
+    argument_spec = dict(
+        bucket=dict(type="str", required=True),
+        prefix=dict(type="str", default=""),
+        destination_key_id=dict(type="str", required=True),
+        source_key_ids=dict(type="list", elements="str", default=[]),
+        include_sse_s3=dict(type="bool", default=False),
+        versions=dict(type="str", choices=["all", "current"], default="all"),
+        method=dict(type="str", choices=list(METHODS), default="auto"),
+        update_bucket_default=dict(type="bool", default=True),
+        bucket_key_enabled=dict(type="bool"),
+        concurrency=dict(type="int", default=32),
+        multipart_threshold=dict(type="int", default=5 * 1024 ** 3),
+        multipart_chunksize=dict(type="int", default=512 * 1024 ** 2),
+        report_file=dict(type="path"),
+        sample_size=dict(type="int", default=100),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    if params["multipart_chunksize"] < MIN_PART_SIZE:
+        module.fail_json(msg="multipart_chunksize must be at least {0} bytes (5 MiB), S3's smallest part.".format(
+            MIN_PART_SIZE))
+    if params["concurrency"] < 1:
+        module.fail_json(msg="concurrency must be at least 1.")
+    limit = AdaptiveLimit(params["concurrency"])
+    counter = RequestCounter(limit)
+    s3 = connect(module, "s3", concurrency=params["concurrency"], throttle_watch=ThrottleWatch(counter.on_throttle))
+    kms = connect(module, "kms", concurrency=params["concurrency"], throttle_watch=ThrottleWatch(counter.on_throttle))
+    request = RecopyRequest(
+        bucket=params["bucket"], prefix=params["prefix"], destination_key_id=params["destination_key_id"],
+        source_key_ids=params["source_key_ids"], include_sse_s3=params["include_sse_s3"], versions=params["versions"],
+        method=params["method"], update_bucket_default=params["update_bucket_default"],
+        bucket_key_enabled=params["bucket_key_enabled"],
+        multipart_threshold=params["multipart_threshold"], multipart_chunksize=params["multipart_chunksize"],
+        report_file=params["report_file"], sample_size=params["sample_size"], check_mode=module.check_mode)
+    if module._diff:
+        run_module(module, lambda: _with_diff(recopy_bucket(s3, kms, request, limit, counter)))
+    else:
+        run_module(module, lambda: recopy_bucket(s3, kms, request, limit, counter))
+
+
+if __name__ == "__main__":
+    main()
