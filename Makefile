@@ -50,6 +50,10 @@ sanity: collection $(GET_PIP_CACHE)
 	git ls-files -z --cached --others --exclude-standard \
 		| tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
 	cd $(SANITY_ROOT) && git init -q && git add -A
+	# validate-modules resolves amazon.aws doc fragments from the same tree.
+	mkdir -p $(SANITY_BUILD)/ansible_collections/amazon
+	ln -sfn $$($(BIN)/python -c 'import ansible_collections.amazon.aws as c; print(list(c.__path__)[0])') \
+		$(SANITY_BUILD)/ansible_collections/amazon/aws
 	cd $(SANITY_ROOT) && PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --requirements --python 3.11 --color no
 
 lint: collection

@@ -38,8 +38,7 @@ class PlaybookRun:
 
     def _task_entries(self):
         for play in self.data.get("plays", []):
-            for task in play.get("tasks", []):
-                yield task
+            yield from play.get("tasks", [])
 
     def results(self, task_name, host="localhost"):
         """Every result of the tasks with this name (a role's task names work too)."""

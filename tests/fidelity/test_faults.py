@@ -26,7 +26,7 @@ def test_rate_is_deterministic_with_a_seed(aws):
     def outcomes():
         aws.set_faults([{"kind": "throttle", "service": "kms", "rate": 0.3}], seed=42)
         results = []
-        for _ in range(40):
+        for _attempt in range(40):
             try:
                 kms.list_keys()
                 results.append(True)
@@ -44,7 +44,7 @@ def test_count_and_after_fire_on_a_window_of_matching_requests(aws):
     aws.set_faults([{"kind": "error", "service": "kms", "action": "ListKeys", "after": 1, "count": 2}])
     kms.describe_key(KeyId="alias/aws/s3")  # other actions never match
     kms.list_keys()  # skipped by after=1
-    for _ in range(2):
+    for _attempt in range(2):
         with pytest.raises(ClientError) as excinfo:
             kms.list_keys()
         assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500

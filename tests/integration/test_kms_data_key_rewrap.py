@@ -52,8 +52,8 @@ def _assert_under(kms, estate, key):
 
 
 def test_rewrap_files_in_both_formats_then_rerun_changes_nothing(playbook, kms, estate):
-    tasks = _task(destination_key_id="alias/app-data", paths=[str(estate["dir"] / "*.key"),
-                                                                str(estate["dir"] / "*.dk")])
+    tasks = _task(destination_key_id="alias/app-data",
+                  paths=[str(estate["dir"] / "*.key"), str(estate["dir"] / "*.dk")])
     run = playbook.run(tasks)
     assert run.rc == 0, run
     result = run.result(TASK)

@@ -24,7 +24,7 @@ def test_throttle_halves_once_per_cooldown_and_success_grows_back():
     clock.now = 2.0
     limit.on_throttle()
     assert limit.current == 4
-    for _ in range(4):
+    for _success in range(4):
         limit.on_success()
     assert limit.current == 6
     assert limit.report() == {"throttle_events": 3, "concurrency": 16, "lowest_concurrency": 4}
@@ -37,7 +37,7 @@ def test_limit_never_drops_below_one_or_grows_past_maximum():
         clock.now = float(step)
         limit.on_throttle()
     assert limit.current == 1
-    for _ in range(10):
+    for _success in range(10):
         limit.on_success()
     assert limit.current == 2
 
@@ -71,7 +71,7 @@ def test_run_bounded_keeps_in_flight_within_the_limit():
 
     limit = AdaptiveLimit(3)
     results = run_bounded(range(30), work, limit)
-    for _ in range(30):
+    for _permit in range(30):
         release.release()
     assert sorted(item for item, _result, _error in results) == list(range(30))
     assert max(peak) <= 3

@@ -34,7 +34,7 @@ def _run(kms, check_mode=False, **spec):
 
 
 def test_rewraps_files_and_inline_blobs_and_keeps_the_plaintext(kms, keys, tmp_path):
-    blobs = [_blob(kms, keys["old"]) for _ in range(3)]
+    blobs = [_blob(kms, keys["old"]) for _blob_number in range(3)]
     plaintexts = [kms.decrypt(CiphertextBlob=blob)["Plaintext"] for blob in blobs]
     (tmp_path / "a.key").write_bytes(blobs[0])
     (tmp_path / "b.key").write_bytes(base64.b64encode(blobs[1]) + b"\n")
