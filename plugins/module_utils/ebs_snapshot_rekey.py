@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Re-key existing EBS snapshots: CopySnapshot under the destination key.
+
+The copy keeps the description and the user's tags and is tagged with the
+source snapshot id as it is created, so an interrupted run finds the copy and
+waits for it instead of copying again. The source is kept (tagged with its
+copy's id) or deleted once the copy is completed.
+"""
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import REPLACED_BY_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SOURCE_SNAPSHOT_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import tag_specification
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import user_tags
+
+_UNUSABLE_STATES = ("error", "recoverable", "recovering")
+
+
+class SnapshotRekeyer(object):
+    def __init__(self, ec2, waits, region, destination_arn, delete_source):
+        self.ec2 = ec2
+        self.waits = waits
+        self.region = region
+        self.destination_arn = destination_arn
+        self.delete_source = delete_source
+
+    def _existing_copy(self, snapshot_id):
+        copies = self.ec2.describe_snapshots(
+            OwnerIds=["self"], Filters=[{"Name": "tag:" + SOURCE_SNAPSHOT_TAG, "Values": [snapshot_id]}],
+            aws_retry=True)["Snapshots"]
+        usable = [copy for copy in copies if copy.get("State") not in _UNUSABLE_STATES]
+        return usable[0]["SnapshotId"] if usable else None
+
+    def rekey(self, plan):
+        """The id of the completed copy under the destination key; the source retired as asked."""
+        snapshot = plan.snapshot
+        source_id = snapshot["SnapshotId"]
+        copy_id = self._existing_copy(source_id)
+        if copy_id is None:
+            copy_id = self.ec2.copy_snapshot(
+                SourceSnapshotId=source_id, SourceRegion=self.region, Description=snapshot.get("Description", ""),
+                Encrypted=True, KmsKeyId=self.destination_arn,
+                TagSpecifications=tag_specification("snapshot", dict(user_tags(snapshot), **{SOURCE_SNAPSHOT_TAG: source_id})),
+                aws_retry=True)["SnapshotId"]
+        self.waits.wait("snapshot_completed", copy_id, SnapshotIds=[copy_id])
+        if self.delete_source:
+            self.ec2.delete_snapshot(SnapshotId=source_id, aws_retry=True)
+        else:
+            self.ec2.create_tags(Resources=[source_id], Tags=[{"Key": REPLACED_BY_TAG, "Value": copy_id}],
+                                 aws_retry=True)
+        return copy_id

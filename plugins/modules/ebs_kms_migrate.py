@@ -1,0 +1,447 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ebs_kms_migrate
+short_description: Move EBS volumes and snapshots to a new KMS key, attached and root volumes included, with rollback
+version_added: 0.1.0
+description:
+  - An EBS volume's KMS key cannot be changed in place. This module replaces each volume in scope with a copy under
+    O(destination_key_id), and re-keys snapshots with C(CopySnapshot).
+  - An unattached volume is snapshotted, and a new volume is created from the snapshot under the destination key in
+    the same Availability Zone with the same size, type, IOPS, throughput, multi-attach flag and tags.
+  - A volume attached to an instance (root or data) is swapped during one stop of the instance, for all of that
+    instance's volumes in scope. A first snapshot is taken while the instance runs. The instance is stopped (only with
+    O(allow_stop=true)). A second, incremental snapshot is taken, so the stopped window is short. The replacement is
+    built from the second snapshot only, never from one taken while the instance was still writing. Then the old
+    volume is detached, the new one attached at the same device with the same C(DeleteOnTermination), the instance
+    started again if it was running, and the result verified.
+  - Any failure during a swap rolls back. The old volumes are attached again at their devices, the instance is
+    returned to its prior state, and the copies this swap made are deleted. Nothing of the user's is deleted before
+    the new volume is attached and verified.
+  - Idempotent and resumable. Work in progress is tagged (C(kmsrotate:source-volume) on temporary snapshots and the
+    new volume, C(kmsrotate:swap) on a source volume during its swap, C(kmsrotate:source-snapshot) on a snapshot
+    copy, C(kmsrotate:replaced-by) on a kept source). A run interrupted at any step finds this work and continues
+    without duplicates. A second run reports no change.
+  - Volumes of different instances, unattached volumes and snapshots are processed in parallel, up to
+    O(concurrency) at a time. The pool shrinks while EC2 throttles.
+  - The task fails when a volume or snapshot failed, after finishing all the others. The result then still lists
+    what succeeded.
+author:
+  - kmsrotate.aws contributors
+options:
+  volume_ids:
+    description:
+      - EBS volumes to move. An unknown id fails the task before anything changes.
+      - Together with O(filters), the volumes named here and the volumes matching the filters are both in scope.
+    type: list
+    elements: str
+    default: []
+  filters:
+    description:
+      - EC2 C(DescribeVolumes) filters selecting volumes to move, for example C({"tag:env": "prod"}).
+      - See U(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVolumes.html) for the filter names.
+    type: dict
+    default: {}
+  snapshot_ids:
+    description:
+      - EBS snapshots to re-key with C(CopySnapshot). An unknown id fails the task before anything changes.
+    type: list
+    elements: str
+    default: []
+  snapshot_filters:
+    description:
+      - EC2 C(DescribeSnapshots) filters selecting snapshots to re-key. Only the account's own snapshots are searched.
+      - The temporary snapshots this module makes are never re-keyed as targets.
+    type: dict
+    default: {}
+  destination_key_id:
+    description:
+      - The KMS key to move to. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
+      - It must exist, be C(Enabled), C(SYMMETRIC_DEFAULT) and C(ENCRYPT_DECRYPT).
+    type: str
+    required: true
+  source_key_ids:
+    description:
+      - Only volumes and snapshots under one of these keys (any form of reference) move. Others are reported as
+        C(skipped).
+      - When empty, everything encrypted under any key but the destination moves.
+      - Unencrypted volumes and snapshots are always reported as C(skipped), since no key depends on them.
+    type: list
+    elements: str
+    default: []
+  allow_stop:
+    description:
+      - Whether the module may stop an instance to swap a volume attached to it.
+      - When V(false), volumes attached to a running instance are reported as C(needs_stop) and left untouched. They
+        count in RV(blocking).
+      - Volumes attached to a stopped instance are swapped either way, and the instance stays stopped.
+    type: bool
+    default: false
+  source_volume:
+    description:
+      - What becomes of a replaced volume once its replacement is attached and verified.
+      - V(keep) leaves it detached and tagged C(kmsrotate:replaced-by=<new volume id>). Later runs report it as
+        C(retained).
+      - V(delete) deletes it.
+    type: str
+    choices: [keep, delete]
+    default: keep
+  source_snapshot:
+    description:
+      - What becomes of a re-keyed snapshot once its copy is completed.
+      - V(keep) leaves it tagged C(kmsrotate:replaced-by=<copy id>). V(delete) deletes it.
+    type: str
+    choices: [keep, delete]
+    default: keep
+  keep_temporary_snapshots:
+    description:
+      - Keep the snapshots taken to build new volumes, tagged with C(kmsrotate:source-volume). They are under the
+        source key.
+      - By default they are deleted once the new volume is in place.
+    type: bool
+    default: false
+  concurrency:
+    description:
+      - Maximum units of work in flight. A unit is an unattached volume, an instance (all its volumes in scope), or
+        a snapshot.
+    type: int
+    default: 8
+  wait_timeout:
+    description:
+      - Seconds to wait for each snapshot, volume or instance state change. On AWS a first snapshot of a large volume
+        can take hours.
+      - When a wait times out, the task fails for that unit. Running the task again resumes where it stopped.
+    type: int
+    default: 3600
+notes:
+  - A retained source volume (O(source_volume=keep)), a retained source snapshot and kept temporary snapshots are
+    still under the source key. They are reported as C(retained), not in RV(blocking), because a copy under the
+    destination key holds their data. Disabling the source key makes them unreadable. Enabling it again makes them
+    readable.
+  - "API calls per step: planning costs one C(DescribeVolumes) and one C(DescribeSnapshots) call per page and per
+    id/filter query, one C(DescribeInstances) call per 200 instances, and one C(DescribeKey) call per distinct key.
+    An unattached volume costs 7 mutating or describe calls plus waiter polls (tag look-ups for earlier work,
+    C(CreateSnapshot), C(CreateVolume), C(CreateTags), C(DeleteSnapshot)). An instance swap costs, per volume, about
+    20 calls plus waiter polls, and per instance one C(StopInstances), one C(StartInstances), at most one
+    C(ModifyInstanceAttribute) and 4-5 C(DescribeInstances). A snapshot costs one C(CopySnapshot), one look-up and
+    one C(CreateTags) or C(DeleteSnapshot). Each waiter poll is one describe call, every 5 seconds."
+  - Permissions needed are C(ec2:DescribeVolumes), C(ec2:DescribeSnapshots), C(ec2:DescribeInstances),
+    C(ec2:CreateSnapshot), C(ec2:CreateVolume), C(ec2:CopySnapshot), C(ec2:AttachVolume), C(ec2:DetachVolume),
+    C(ec2:StopInstances), C(ec2:StartInstances), C(ec2:ModifyInstanceAttribute), C(ec2:CreateTags),
+    C(ec2:DeleteTags), C(ec2:DeleteSnapshot), C(ec2:DeleteVolume), and on the keys C(kms:DescribeKey),
+    C(kms:CreateGrant), C(kms:Decrypt) (source) and C(kms:GenerateDataKeyWithoutPlaintext), C(kms:ReEncrypt*)
+    (destination) for EBS to use them. The module itself never calls KMS C(Decrypt) or C(GenerateDataKey).
+  - Supports check mode. It lists per volume and snapshot what would be done, and which instances would be stopped,
+    and changes nothing.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Move every volume tagged env=prod to the new key, stopping instances where needed
+  kmsrotate.aws.ebs_kms_migrate:
+    destination_key_id: alias/ebs-2025
+    filters:
+      "tag:env": prod
+    allow_stop: true
+  register: ebs_migration
+
+- name: Only volumes and snapshots under the old key; delete replaced sources once verified
+  kmsrotate.aws.ebs_kms_migrate:
+    destination_key_id: arn:aws:kms:us-east-1:111122223333:key/9772c95e-c9c5-43fb-bfcd-f8c4678f9e49
+    source_key_ids:
+      - alias/ebs-2024
+    volume_ids:
+      - vol-09be7ec8867c85f21
+    snapshot_filters:
+      "tag:backup": nightly
+    source_volume: delete
+    source_snapshot: delete
+
+- name: Plan only, and list the instances that would be stopped
+  kmsrotate.aws.ebs_kms_migrate:
+    destination_key_id: alias/ebs-2025
+    filters:
+      "tag:team": data
+    allow_stop: true
+  check_mode: true
+  register: plan
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "{{ plan.instances_stopped }}"
+"""
+
+RETURN = r"""
+volumes:
+  description: One entry per volume in scope.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    volume_id:
+      description: The source volume.
+      type: str
+    new_volume_id:
+      description: Its replacement under the destination key, when migrated (not in check mode).
+      type: str
+    action:
+      description: >-
+        C(migrated) (or would be, in check mode), C(unchanged) (already under the destination key), C(retained) (a
+        source kept after an earlier migration), C(skipped) (unencrypted, or under a key outside O(source_key_ids)),
+        C(needs_stop) (attached to a running instance and O(allow_stop=false)), or C(failed).
+      type: str
+    changed:
+      description: Whether this volume was (or would be) migrated.
+      type: bool
+    reason:
+      description: Why it was not migrated.
+      type: str
+    fix:
+      description: What to do about a C(failed) or C(needs_stop) volume.
+      type: str
+    source_key_arn:
+      description: The key the volume was under.
+      type: str
+    destination_key_arn:
+      description: The key its data is under after the task.
+      type: str
+    instance_id:
+      description: The instance it is attached to.
+      type: str
+    device:
+      description: Its device name on the instance.
+      type: str
+    attachment:
+      description: C(root), C(data) or C(none).
+      type: str
+    delete_on_termination:
+      description: The attachment's C(DeleteOnTermination) flag, given to the new attachment too.
+      type: bool
+    instance_stopped:
+      description: Whether the instance was (or would be) stopped for the swap.
+      type: bool
+    stopped_seconds:
+      description: How long the instance was stopped.
+      type: float
+    availability_zone:
+      description: The volume's Availability Zone, which the new volume shares.
+      type: str
+    size:
+      description: Size in GiB.
+      type: int
+    volume_type:
+      description: The volume type, which the new volume shares.
+      type: str
+    iops:
+      description: Provisioned IOPS, which the new volume shares.
+      type: int
+    throughput:
+      description: Throughput in MiB/s (gp3), which the new volume shares.
+      type: int
+    multi_attach_enabled:
+      description: The multi-attach flag, which the new volume shares.
+      type: bool
+  sample:
+    - volume_id: vol-09be7ec8867c85f21
+      new_volume_id: vol-017bbdf1b17c1c8b6
+      action: migrated
+      changed: true
+      source_key_arn: arn:aws:kms:us-east-1:111122223333:key/d6f8b1ee-032c-4244-9d44-827861e6f9fa
+      destination_key_arn: arn:aws:kms:us-east-1:111122223333:key/3d70f1b8-7a3b-4e9e-a6b9-6db1a6471f5d
+      instance_id: i-0abc1234def567890
+      device: /dev/sdf
+      attachment: data
+      delete_on_termination: true
+      instance_stopped: true
+      stopped_seconds: 74.2
+      availability_zone: us-east-1a
+      size: 10
+      volume_type: gp3
+      iops: 3000
+      throughput: 125
+      multi_attach_enabled: false
+snapshots:
+  description: One entry per snapshot in scope.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    snapshot_id:
+      description: The source snapshot.
+      type: str
+    new_snapshot_id:
+      description: Its copy under the destination key, when re-keyed (not in check mode).
+      type: str
+    action:
+      description: C(rekeyed) (or would be), C(unchanged), C(retained), C(skipped) or C(failed).
+      type: str
+    changed:
+      description: Whether it was (or would be) re-keyed.
+      type: bool
+    reason:
+      description: Why it was not re-keyed.
+      type: str
+    fix:
+      description: What to do about a failed snapshot.
+      type: str
+    source_key_arn:
+      description: The key it was under.
+      type: str
+    destination_key_arn:
+      description: The key its data is under after the task.
+      type: str
+    volume_id:
+      description: The volume it was taken from.
+      type: str
+    description:
+      description: Its description, copied to the new snapshot.
+      type: str
+    volume_size:
+      description: Size in GiB.
+      type: int
+instances:
+  description: The instances whose volumes were in scope.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The instance.
+      type: str
+    state_before:
+      description: Its state before the task, which it is returned to.
+      type: str
+    stopped:
+      description: Whether the task stopped it (or would, in check mode).
+      type: bool
+    stopped_seconds:
+      description: How long it was stopped.
+      type: float
+    volume_ids:
+      description: Its volumes in scope.
+      type: list
+      elements: str
+instances_stopped:
+  description: Ids of the instances stopped (in check mode, that would be stopped).
+  returned: always
+  type: list
+  elements: str
+counts:
+  description: Volumes and snapshots per action.
+  returned: always
+  type: dict
+  contains:
+    volumes:
+      description: Volumes per RV(volumes[].action).
+      type: dict
+    snapshots:
+      description: Snapshots per RV(snapshots[].action).
+      type: dict
+  sample:
+    volumes: {"migrated": 2, "unchanged": 0, "retained": 0, "skipped": 1, "needs_stop": 0, "failed": 0}
+    snapshots: {"rekeyed": 1, "unchanged": 0, "retained": 0, "skipped": 0, "failed": 0}
+blocking:
+  description:
+    - How many volumes and snapshots in scope still depend on a source key after the task (C(needs_stop) and
+      C(failed); in check mode, also those that would move). The rotation role refuses to retire the key while it
+      is not zero.
+  returned: always
+  type: int
+  sample: 0
+blocking_resources:
+  description: Ids of the volumes and snapshots counted in RV(blocking).
+  returned: always
+  type: list
+  elements: str
+failures:
+  description: The volumes and snapshots that failed, each with the reason and the fix.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - resource: vol-0123456789abcdef0
+      reason: instance i-0abc1234def567890 is pending, a state it cannot be stopped from
+      fix: wait until the instance is running or stopped, then run again.
+destination_key_arn:
+  description: The resolved destination key ARN.
+  returned: always
+  type: str
+destination_key_id:
+  description: The resolved destination key id.
+  returned: always
+  type: str
+source_key_arns:
+  description: The resolved O(source_key_ids), as ARNs.
+  returned: always
+  type: list
+  elements: str
+throttling:
+  description: How EC2 throttling affected the run.
+  returned: always
+  type: dict
+  contains:
+    throttle_events:
+      description: Throttled requests, each retried.
+      type: int
+    concurrency:
+      description: The configured O(concurrency).
+      type: int
+    lowest_concurrency:
+      description: The lowest concurrency the module fell back to while throttled.
+      type: int
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import ThrottleWatch, connect
+from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_migrate import EbsMigrator, MigrationSpec
+from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+
+
+def main():
+    argument_spec = dict(
+        volume_ids=dict(type="list", elements="str", default=[]),
+        filters=dict(type="dict", default={}),
+        snapshot_ids=dict(type="list", elements="str", default=[]),
+        snapshot_filters=dict(type="dict", default={}),
+        destination_key_id=dict(type="str", required=True),
+        source_key_ids=dict(type="list", elements="str", default=[]),
+        allow_stop=dict(type="bool", default=False),
+        source_volume=dict(type="str", choices=["keep", "delete"], default="keep"),
+        source_snapshot=dict(type="str", choices=["keep", "delete"], default="keep"),
+        keep_temporary_snapshots=dict(type="bool", default=False),
+        concurrency=dict(type="int", default=8),
+        wait_timeout=dict(type="int", default=3600),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    limit = AdaptiveLimit(params["concurrency"])
+    watch = ThrottleWatch(limit.on_throttle)
+    ec2 = connect(module, "ec2", concurrency=params["concurrency"], throttle_watch=watch)
+    kms = connect(module, "kms", concurrency=params["concurrency"], throttle_watch=watch)
+    spec = MigrationSpec(
+        destination_key_id=params["destination_key_id"],
+        source_key_ids=params["source_key_ids"],
+        volume_ids=params["volume_ids"],
+        filters=params["filters"],
+        snapshot_ids=params["snapshot_ids"],
+        snapshot_filters=params["snapshot_filters"],
+        allow_stop=params["allow_stop"],
+        source_volume=params["source_volume"],
+        source_snapshot=params["source_snapshot"],
+        keep_temporary_snapshots=params["keep_temporary_snapshots"],
+        wait_timeout=params["wait_timeout"],
+    )
+    migrator = EbsMigrator(ec2, kms, module.region, limit, check_mode=module.check_mode)
+    run_module(module, lambda: migrator.run(spec))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""ebs_kms_migrate's engine against moto in-process, with the EC2 fidelity layer."""
+
+import pytest
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_migrate import EbsMigrator, MigrationSpec
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SWAP_TAG, SwapRecord
+from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+
+AZ = "us-east-1a"
+MUTATING = ("create_snapshot", "create_volume", "copy_snapshot", "attach_volume", "detach_volume", "stop_instances",
+            "start_instances", "modify_instance_attribute", "create_tags", "delete_tags", "delete_snapshot",
+            "delete_volume")
+
+
+class Crash(BaseException):
+    """Stands for the process dying: no rollback code gets to run."""
+
+
+class CrashingClient(object):
+    """Passes calls through until the n-th mutating call, which 'kills the process' before it is sent."""
+
+    def __init__(self, client, crash_at):
+        self._client = client
+        self._crash_at = crash_at
+        self.mutations = 0
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if name not in MUTATING:
+            return attribute
+
+        def call(*args, **kwargs):
+            self.mutations += 1
+            if self.mutations == self._crash_at:
+                raise Crash(name)
+            return attribute(*args, **kwargs)
+        return call
+
+
+@pytest.fixture
+def estate(aws_client):
+    ec2 = aws_client("ec2")
+    kms = aws_client("kms")
+    source = kms.create_key()["KeyMetadata"]
+    destination = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/new", TargetKeyId=destination["KeyId"])
+    # moto owns a snapshot per built-in AMI; tests look only at the ones made after this.
+    _BASELINE.clear()
+    _BASELINE.update(snapshot["SnapshotId"] for snapshot in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
+    return ec2, kms, source, destination
+
+
+_BASELINE = set()
+
+
+def _snapshots(ec2):
+    return [snapshot for snapshot in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+            if snapshot["SnapshotId"] not in _BASELINE]
+
+
+def _migrate(ec2, kms, check_mode=False, **options):
+    options.setdefault("destination_key_id", "alias/new")
+    migrator = EbsMigrator(ec2, kms, "us-east-1", AdaptiveLimit(4), check_mode=check_mode)
+    return migrator.run(MigrationSpec(**options))
+
+
+def _volume(ec2, volume_id):
+    return ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+
+
+def _instance(ec2, instance_id):
+    return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def _run_instance(ec2, key_arn, stopped=False):
+    instance = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ},
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8, "Encrypted": True,
+                                                                  "KmsKeyId": key_arn, "DeleteOnTermination": True}}],
+    )["Instances"][0]
+    if stopped:
+        ec2.stop_instances(InstanceIds=[instance["InstanceId"]])
+    return instance["InstanceId"], instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+
+
+def _attach_data_volume(ec2, key_arn, instance_id, delete_on_termination=True):
+    volume_id = ec2.create_volume(AvailabilityZone=AZ, Size=4, VolumeType="gp3", Iops=4000, Throughput=250,
+                                  Encrypted=True, KmsKeyId=key_arn,
+                                  TagSpecifications=[{"ResourceType": "volume",
+                                                      "Tags": [{"Key": "env", "Value": "prod"}]}])["VolumeId"]
+    ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdf")
+    if delete_on_termination:
+        ec2.modify_instance_attribute(InstanceId=instance_id, BlockDeviceMappings=[
+            {"DeviceName": "/dev/sdf", "Ebs": {"DeleteOnTermination": True}}])
+    return volume_id
+
+
+def _counts(ec2):
+    return (len(ec2.describe_volumes()["Volumes"]), len(_snapshots(ec2)))
+
+
+def test_unattached_volume_keeps_its_settings_under_the_new_key(estate):
+    ec2, kms, source, destination = estate
+    volume_id = ec2.create_volume(AvailabilityZone=AZ, Size=5, VolumeType="gp3", Iops=5000, Throughput=300,
+                                  Encrypted=True, KmsKeyId=source["Arn"],
+                                  TagSpecifications=[{"ResourceType": "volume",
+                                                      "Tags": [{"Key": "Name", "Value": "data"}]}])["VolumeId"]
+    result = _migrate(ec2, kms, volume_ids=[volume_id])
+    entry = result["volumes"][0]
+    assert (entry["action"], entry["attachment"], result["changed"], result["blocking"]) == ("migrated", "none", True, 0)
+    new = _volume(ec2, entry["new_volume_id"])
+    assert (new["KmsKeyId"], new["Size"], new["VolumeType"], new["Iops"], new["Throughput"], new["AvailabilityZone"]) == (
+        destination["Arn"], 5, "gp3", 5000, 300, AZ)
+    assert {"Key": "Name", "Value": "data"} in new["Tags"]
+    old_tags = dict((tag["Key"], tag["Value"]) for tag in _volume(ec2, volume_id)["Tags"])
+    assert old_tags["kmsrotate:replaced-by"] == entry["new_volume_id"]
+    assert _snapshots(ec2) == []  # temporary snapshot removed
+
+
+def test_attached_volumes_are_swapped_in_one_stop_and_the_instance_runs_again(estate):
+    ec2, kms, source, destination = estate
+    instance_id, root_id = _run_instance(ec2, source["Arn"])
+    data_id = _attach_data_volume(ec2, source["Arn"], instance_id)
+    result = _migrate(ec2, kms, volume_ids=[root_id, data_id], allow_stop=True)
+    by_id = dict((entry["volume_id"], entry) for entry in result["volumes"])
+    assert by_id[root_id]["attachment"] == "root" and by_id[data_id]["attachment"] == "data"
+    assert result["instances_stopped"] == [instance_id]
+    instance = _instance(ec2, instance_id)
+    assert instance["State"]["Name"] == "running"
+    mappings = dict((m["DeviceName"], m["Ebs"]) for m in instance["BlockDeviceMappings"])
+    assert mappings["/dev/sda1"]["VolumeId"] == by_id[root_id]["new_volume_id"]
+    assert mappings["/dev/sdf"]["VolumeId"] == by_id[data_id]["new_volume_id"]
+    assert mappings["/dev/sda1"]["DeleteOnTermination"] is True and mappings["/dev/sdf"]["DeleteOnTermination"] is True
+    new_data = _volume(ec2, by_id[data_id]["new_volume_id"])
+    assert (new_data["KmsKeyId"], new_data["Iops"], new_data["Throughput"]) == (destination["Arn"], 4000, 250)
+    assert _volume(ec2, data_id)["State"] == "available"
+
+
+def test_stopped_instance_stays_stopped(estate):
+    ec2, kms, source, _destination = estate
+    instance_id, root_id = _run_instance(ec2, source["Arn"], stopped=True)
+    result = _migrate(ec2, kms, volume_ids=[root_id])
+    assert result["volumes"][0]["action"] == "migrated"
+    assert result["instances_stopped"] == []
+    assert _instance(ec2, instance_id)["State"]["Name"] == "stopped"
+
+
+def test_without_allow_stop_attached_volumes_are_reported_and_block(estate):
+    ec2, kms, source, _destination = estate
+    instance_id, root_id = _run_instance(ec2, source["Arn"])
+    before = _counts(ec2)
+    result = _migrate(ec2, kms, volume_ids=[root_id])
+    assert result["volumes"][0]["action"] == "needs_stop"
+    assert (result["changed"], result["blocking"], result["blocking_resources"]) == (False, 1, [root_id])
+    assert "failed_reason" not in result
+    assert _counts(ec2) == before and _instance(ec2, instance_id)["State"]["Name"] == "running"
+
+
+def test_snapshots_are_copied_under_the_new_key_with_description_and_tags(estate):
+    ec2, kms, source, destination = estate
+    volume_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    snapshot_id = ec2.create_snapshot(VolumeId=volume_id, Description="nightly", TagSpecifications=[
+        {"ResourceType": "snapshot", "Tags": [{"Key": "backup", "Value": "nightly"}]}])["SnapshotId"]
+    result = _migrate(ec2, kms, snapshot_filters={"tag:backup": "nightly"}, source_snapshot="delete")
+    entry = result["snapshots"][0]
+    assert (entry["snapshot_id"], entry["action"]) == (snapshot_id, "rekeyed")
+    copy = ec2.describe_snapshots(SnapshotIds=[entry["new_snapshot_id"]])["Snapshots"][0]
+    assert (copy["KmsKeyId"], copy["Description"]) == (destination["Arn"], "nightly")
+    assert {"Key": "backup", "Value": "nightly"} in copy["Tags"]
+    assert [s["SnapshotId"] for s in _snapshots(ec2)] == [entry["new_snapshot_id"]]
+
+
+def test_check_mode_plans_and_changes_nothing(estate):
+    ec2, kms, source, _destination = estate
+    instance_id, root_id = _run_instance(ec2, source["Arn"])
+    loose_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    before = _counts(ec2)
+    result = _migrate(ec2, kms, check_mode=True, volume_ids=[root_id, loose_id], allow_stop=True)
+    assert result["counts"]["volumes"]["migrated"] == 2 and result["blocking"] == 2
+    assert result["instances_stopped"] == [instance_id]
+    assert _counts(ec2) == before and _instance(ec2, instance_id)["State"]["Name"] == "running"
+
+
+def test_second_run_changes_nothing(estate):
+    ec2, kms, source, _destination = estate
+    instance_id, root_id = _run_instance(ec2, source["Arn"])
+    loose_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    first = _migrate(ec2, kms, volume_ids=[root_id, loose_id], allow_stop=True)
+    new_ids = [entry["new_volume_id"] for entry in first["volumes"]]
+    again = _migrate(ec2, kms, volume_ids=[root_id, loose_id] + new_ids, allow_stop=True)
+    assert again["changed"] is False and again["blocking"] == 0
+    assert sorted(entry["action"] for entry in again["volumes"]) == ["retained", "retained", "unchanged", "unchanged"]
+    assert _instance(ec2, instance_id)["State"]["Name"] == "running"
+
+
+def test_unknown_volume_and_disabled_destination_are_clear_errors(estate):
+    ec2, kms, _source, destination = estate
+    with pytest.raises(RotationError, match="not found"):
+        _migrate(ec2, kms, volume_ids=["vol-0123456789abcdef0"])
+    kms.disable_key(KeyId=destination["KeyId"])
+    with pytest.raises(RotationError, match="Disabled"):
+        _migrate(ec2, kms, volume_ids=["vol-0123456789abcdef0"])
+
+
+def test_swap_record_survives_its_tag():
+    record = SwapRecord("i-1", "/dev/sdf", True, "running")
+    decoded = SwapRecord.decode(record.encode())
+    assert (decoded.instance_id, decoded.device, decoded.delete_on_termination, decoded.instance_state) == (
+        "i-1", "/dev/sdf", True, "running")
+    assert SwapRecord.decode("garbage") is None
+
+
+def _attached_estate(ec2, source):
+    instance_id, root_id = _run_instance(ec2, source["Arn"])
+    data_id = _attach_data_volume(ec2, source["Arn"], instance_id)
+    loose_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    snapshot_id = ec2.create_snapshot(VolumeId=loose_id, Description="backup")["SnapshotId"]
+    return instance_id, [root_id, data_id, loose_id], snapshot_id
+
+
+def _mutations_of_a_clean_run(aws_client, estate):
+    ec2, kms, source, _destination = estate
+    _instance_id, volume_ids, snapshot_id = _attached_estate(ec2, source)
+    counting = CrashingClient(ec2, crash_at=0)
+    _migrate(counting, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True, concurrency=1)
+    return counting.mutations
+
+
+@pytest.mark.parametrize("crash_at", range(1, 40))
+def test_a_run_killed_at_any_step_resumes_without_duplicates(estate, crash_at):
+    ec2, kms, source, destination = estate
+    instance_id, volume_ids, snapshot_id = _attached_estate(ec2, source)
+    crashing = CrashingClient(ec2, crash_at)
+    try:
+        _migrate(crashing, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True, concurrency=1)
+    except Crash:
+        pass
+    result = _migrate(ec2, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True)
+    assert "failed_reason" not in result, result["failures"]
+    assert result["blocking"] == 0
+    # Sources kept, one replacement each, one snapshot copy, no temporary snapshot left.
+    volumes = ec2.describe_volumes()["Volumes"]
+    assert len(volumes) == 6
+    assert sorted(v["KmsKeyId"] == destination["Arn"] for v in volumes) == [False, False, False, True, True, True]
+    snapshots = _snapshots(ec2)
+    assert sorted(s["KmsKeyId"] == destination["Arn"] for s in snapshots) == [False, True]
+    instance = _instance(ec2, instance_id)
+    assert instance["State"]["Name"] == "running"
+    assert all(not any(tag["Key"] == SWAP_TAG for tag in v.get("Tags", [])) for v in volumes)
+    replaced = dict((entry["volume_id"], entry) for entry in _migrate(ec2, kms, volume_ids=volume_ids)["volumes"])
+    assert all(entry["action"] == "retained" for entry in replaced.values())
