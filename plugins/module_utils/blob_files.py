@@ -8,6 +8,11 @@ A file is written back in the format it was read in (raw bytes, or base64
 text keeping its trailing newline), through a temporary file in the same
 directory that is fsynced and renamed over the original, so a crash or a
 full disk never leaves a half-written or empty data key behind.
+
+The renames are made durable by fsyncing each directory once, after all its
+files were replaced (sync_directories), not once per file: that halves the
+disk flushes, and until then a crash leaves each file holding either its old
+or its new blob, both of which decrypt while the old key is enabled.
 """
 
 import base64
@@ -118,7 +123,10 @@ def _backup(blob_file):
 
 
 def replace_blob_file(blob_file, new_blob, backup=False):
-    """Atomically replace the file's blob; returns the backup path or None."""
+    """Atomically replace the file's blob; returns the backup path or None.
+
+    Call sync_directories() on the file's directory once all are replaced.
+    """
     if not _unchanged_since_read(blob_file):
         raise RuntimeError("the file changed while it was being re-wrapped; run again")
     directory = os.path.dirname(blob_file.real_path) or "."
@@ -137,7 +145,6 @@ def replace_blob_file(blob_file, new_blob, backup=False):
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)
         raise
-    _fsync_directory(directory)
     return backup_path
 
 
@@ -152,9 +159,11 @@ def _keep_ownership(path, stat):
             stat.st_uid, stat.st_gid))
 
 
-def _fsync_directory(directory):
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def sync_directories(paths):
+    """Make the renames of replaced files durable: one fsync per directory."""
+    for directory in sorted(set(os.path.dirname(os.path.realpath(path)) or "." for path in paths)):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -110,6 +110,9 @@ class DataKeyRewrapper(object):
             if isinstance(item, _InlineBlob) and new_blob is not None and not self._check_mode:
                 new_inline[item.index] = base64.b64encode(new_blob).decode("ascii")
         results = [outcomes[id(item)] for item in items]
+        if not self._check_mode:
+            blob_files.sync_directories(outcome["path"] for outcome in results
+                                        if outcome["changed"] and "path" in outcome)
         return self._summary(results, destination, spec, new_inline)
 
     def _process(self, item, spec, destination_arn, sources):
