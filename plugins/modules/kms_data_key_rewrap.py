@@ -25,7 +25,7 @@ description:
   - The task fails when any blob failed, after finishing all the others. The result then still lists what
     succeeded.
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   destination_key_id:
     description:
@@ -260,7 +260,7 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_mo
 def main():
     argument_spec = dict(
         destination_key_id=dict(type="str", required=True),
-        source_key_ids=dict(type="list", elements="str", default=[]),
+        source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
         paths=dict(type="list", elements="path", default=[]),
         format=dict(type="str", choices=list(FORMATS), default="auto"),
         ciphertext_blobs=dict(type="list", elements="str", default=[]),
