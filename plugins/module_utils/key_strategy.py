@@ -34,7 +34,7 @@ CUSTOM_KEY_STORE_ORIGINS = ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE")
 _ROLE = "the kmsrotate.aws.rotation role (new key, re-encrypt the data, then retire this one)"
 
 
-def _iso(value):
+def iso_date(value):
     return value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value
 
 
@@ -44,7 +44,7 @@ def _plain(value):
         return dict((name, _plain(item)) for name, item in value.items())
     if isinstance(value, list):
         return [_plain(item) for item in value]
-    return _iso(value)
+    return iso_date(value)
 
 
 def _cannot_rotate_in_place(facts):
@@ -148,7 +148,7 @@ def describe_key_rotation(kms, resolver, key_ref):
         "key_usage": info.key_usage,
         "custom_key_store_id": info.custom_key_store_id,
         "description": info.description,
-        "creation_date": _iso(metadata.get("CreationDate")),
+        "creation_date": iso_date(metadata.get("CreationDate")),
         "multi_region": info.multi_region,
         "multi_region_key_type": multi_region.get("MultiRegionKeyType"),
         "primary_key_arn": (multi_region.get("PrimaryKey") or {}).get("Arn"),
@@ -158,8 +158,8 @@ def describe_key_rotation(kms, resolver, key_ref):
     facts.update({
         "rotation_enabled": bool(status.get("KeyRotationEnabled")),
         "rotation_period_days": status.get("RotationPeriodInDays"),
-        "next_rotation_date": _iso(status.get("NextRotationDate")),
-        "on_demand_rotation_start_date": _iso(status.get("OnDemandRotationStartDate")),
+        "next_rotation_date": iso_date(status.get("NextRotationDate")),
+        "on_demand_rotation_start_date": iso_date(status.get("OnDemandRotationStartDate")),
     })
     rotations, pending = _rotations(kms, facts)
     facts.update({
