@@ -18,6 +18,8 @@ import sys
 import yaml
 
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+# The discard port on loopback: nothing listens there.
+DEAD_ENDPOINT = "http://127.0.0.1:9"
 
 
 class PlaybookRun:
@@ -99,8 +101,9 @@ class PlaybookRunner:
         })
         endpoint_env = self.endpoint.env()
         if not endpoint_in_env:
-            # Only module_defaults may point modules at the endpoint.
-            endpoint_env.pop("AWS_ENDPOINT_URL")
+            # Only module_defaults may point modules at the endpoint. Anything that
+            # ignores them meets a closed loopback port, never real AWS.
+            endpoint_env["AWS_ENDPOINT_URL"] = DEAD_ENDPOINT
         else:
             endpoint_env["AWS_URL"] = self.endpoint.url
         env.update(endpoint_env)
