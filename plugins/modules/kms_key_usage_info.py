@@ -1,0 +1,317 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: kms_key_usage_info
+short_description: Find everything that depends on a KMS key, and whether this collection can move it
+version_added: 0.1.0
+description:
+  - Looks for resources that use a KMS key, service by service, with cheap list and describe calls, and returns
+    them grouped by service. Each entry has its id, ARN, region and whether this collection can move it to a new key
+    (C(movable)).
+  - Movable here are S3 bucket default encryption (with O(scan_objects=true), also the number of object versions
+    under the key), EBS volumes and snapshots, the region's EBS default key, and data-key files given in
+    O(data_key_paths).
+  - Not movable here are RDS instances and clusters, EFS file systems, DynamoDB tables, Secrets Manager secrets, SSM
+    C(SecureString) parameters, Lambda functions, SQS queues, SNS topics, CloudWatch Logs groups, AMIs (through
+    their snapshots) and grants on the key. They are reported as RV(blocking) the retirement of the key.
+  - A service the caller may not read, or that fails, is reported with status C(unknown) and the reason. It is
+    never reported as empty. RV(safe_to_retire) is true only when nothing was found and no service is unknown.
+  - Also returns the key's last cryptographic use (C(GetKeyLastUsage)) where the endpoint supports it.
+  - Makes no change. The C(verify) phase of the C(kmsrotate.aws.rotation) role uses it before retiring a key.
+author:
+  - kmsrotate.aws contributors
+options:
+  key_id:
+    description:
+      - The key. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
+    type: str
+    required: true
+  regions:
+    description:
+      - Regions to search. A single-Region key can only be used in its own region, so other regions are skipped
+        for it and listed in RV(regions_skipped). A multi-Region key is searched in each region under its replica
+        there.
+      - Defaults to the key's region.
+    type: list
+    elements: str
+    default: []
+  services:
+    description:
+      - Only search these services. Defaults to all of them.
+    type: list
+    elements: str
+    choices: [s3, ebs_volumes, ebs_snapshots, ebs_default_key, ami, rds_instances, rds_clusters, efs, dynamodb,
+              secretsmanager, ssm, lambda, sqs, sns, logs, grants]
+    default: []
+  data_key_paths:
+    description:
+      - Files or glob patterns holding KMS ciphertext blobs (data keys), as M(kmsrotate.aws.kms_data_key_rewrap)
+        takes them. Each blob's key is learnt with C(ReEncrypt) to the key itself, which changes nothing and never
+        exposes plaintext. This needs the key to be enabled.
+    type: list
+    elements: path
+    default: []
+  scan_objects:
+    description:
+      - For each bucket whose default encryption uses the key, count the object versions under the key with one
+        C(HeadObject) per version, streamed, up to O(object_scan_limit) versions per bucket.
+    type: bool
+    default: false
+  object_scan_limit:
+    description:
+      - The most object versions examined per bucket with O(scan_objects=true).
+    type: int
+    default: 10000
+  concurrency:
+    description:
+      - Maximum requests in flight for per-resource calls (bucket encryption, tables, queues, objects).
+    type: int
+    default: 10
+notes:
+  - Read-only permissions needed are C(kms:DescribeKey), C(kms:ListGrants), C(kms:GetKeyLastUsage),
+    C(s3:ListAllMyBuckets), C(s3:GetEncryptionConfiguration), C(ec2:DescribeVolumes), C(ec2:DescribeSnapshots),
+    C(ec2:DescribeImages), C(ec2:GetEbsDefaultKmsKeyId), C(ec2:GetEbsEncryptionByDefault), C(rds:DescribeDBInstances),
+    C(rds:DescribeDBClusters), C(elasticfilesystem:DescribeFileSystems), C(dynamodb:ListTables),
+    C(dynamodb:DescribeTable), C(secretsmanager:ListSecrets), C(ssm:DescribeParameters), C(lambda:ListFunctions),
+    C(sqs:ListQueues), C(sqs:GetQueueAttributes), C(sns:ListTopics), C(sns:GetTopicAttributes) and
+    C(logs:DescribeLogGroups). Without one, that service is reported C(unknown).
+  - Discovery sees the resources these calls show. It cannot see data encrypted client-side with the key outside
+    the named files. Check RV(last_usage) and CloudTrail before deleting a key.
+  - Supports check mode; it never changes anything.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: What still uses the old key?
+  kmsrotate.aws.kms_key_usage_info:
+    key_id: alias/my-key
+  register: usage
+
+- name: Refuse to go on while something this collection cannot move uses the key
+  ansible.builtin.assert:
+    that: usage.blocking == 0 and usage.unknown == 0
+    fail_msg: "{{ usage.blocking_resources | map(attribute='arn') | list }} / unknown: {{ usage.unknown_services }}"
+
+- name: Count object versions under the key too, and look at data-key files
+  kmsrotate.aws.kms_key_usage_info:
+    key_id: arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab
+    regions: [us-east-1, eu-west-1]
+    scan_objects: true
+    object_scan_limit: 50000
+    data_key_paths:
+      - /etc/myapp/keys/*.key
+"""
+
+RETURN = r"""
+key_arn:
+  description: The key ARN.
+  returned: always
+  type: str
+key_id:
+  description: The key id.
+  returned: always
+  type: str
+key_state:
+  description: The key state.
+  returned: always
+  type: str
+key_manager:
+  description: C(CUSTOMER) or C(AWS).
+  returned: always
+  type: str
+regions:
+  description: The regions searched.
+  returned: always
+  type: list
+  elements: str
+regions_skipped:
+  description: Regions asked for but not searched, because a single-Region key cannot be used there.
+  returned: always
+  type: list
+  elements: str
+services:
+  description:
+    - Per service searched, its status and what was found. Keys are the O(services) names, plus C(data_key_files)
+      when O(data_key_paths) was given.
+  returned: always
+  type: dict
+  contains:
+    status:
+      description: C(ok), or C(unknown) when the service could not be read in some region.
+      type: str
+    reasons:
+      description: Why the service is unknown, per region.
+      type: list
+      elements: str
+    count:
+      description: Resources found using the key.
+      type: int
+    resources:
+      description: The resources found (see RV(resources)).
+      type: list
+      elements: dict
+  sample:
+    rds_instances:
+      status: unknown
+      reasons: ["us-east-1: access denied: AccessDenied: not authorized to perform rds:DescribeDBInstances"]
+      count: 0
+      resources: []
+resources:
+  description: Every resource found using the key, across services.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: The service key in RV(services).
+      type: str
+    resource_type:
+      description:
+        - C(s3_bucket_default_encryption), C(ebs_volume), C(ebs_snapshot), C(ebs_default_kms_key), C(data_key_file),
+          C(ami), C(rds_db_instance), C(rds_db_cluster), C(efs_file_system), C(dynamodb_table),
+          C(secretsmanager_secret), C(ssm_parameter), C(lambda_function), C(sqs_queue), C(sns_topic),
+          C(logs_log_group) or C(kms_grant).
+      type: str
+    id:
+      description: The resource's name or id (bucket name, volume id, path, grant id, region for the EBS default).
+      type: str
+    arn:
+      description: Its ARN, where the service gives one.
+      type: str
+    region:
+      description: Its region.
+      type: str
+    movable:
+      description: Whether this collection can move it to a new key.
+      type: bool
+    key_reference:
+      description: The key reference as the service stores it (id, alias or ARN).
+      type: str
+    grantee_principal:
+      description: For a grant, who it allows to use the key.
+      type: str
+    object_versions_under_key:
+      description: For a bucket with O(scan_objects=true), object versions under the key.
+      type: int
+    object_versions_scanned:
+      description: For a bucket with O(scan_objects=true), object versions examined.
+      type: int
+    scan_truncated:
+      description: For a bucket with O(scan_objects=true), whether O(object_scan_limit) stopped the scan.
+      type: bool
+in_use:
+  description: The number of resources found using the key.
+  returned: always
+  type: int
+movable:
+  description: The number of resources found that this collection can move.
+  returned: always
+  type: int
+movable_resources:
+  description: Those resources.
+  returned: always
+  type: list
+  elements: dict
+blocking:
+  description: The number of resources found using the key that this collection cannot move. Each blocks retirement.
+  returned: always
+  type: int
+  sample: 2
+blocking_resources:
+  description: Those resources.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - service: rds_instances
+      resource_type: rds_db_instance
+      id: orders
+      arn: arn:aws:rds:us-east-1:111122223333:db:orders
+      region: us-east-1
+      movable: false
+      key_reference: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+unknown:
+  description: The number of services that could not be read.
+  returned: always
+  type: int
+unknown_services:
+  description: The services that could not be read. What they hold is unknown, not empty.
+  returned: always
+  type: list
+  elements: str
+safe_to_retire:
+  description: True only when nothing was found using the key and every service could be read.
+  returned: always
+  type: bool
+last_usage:
+  description: The key's last successful cryptographic operation (C(GetKeyLastUsage)).
+  returned: always
+  type: dict
+  contains:
+    available:
+      description: Whether the endpoint answered C(GetKeyLastUsage).
+      type: bool
+    reason:
+      description: Why it is not available.
+      type: str
+    used:
+      description: Whether the key was used since tracking started.
+      type: bool
+    operation:
+      description: The last operation, for example C(Decrypt).
+      type: str
+    timestamp:
+      description: When (ISO 8601).
+      type: str
+    cloudtrail_event_id:
+      description: The CloudTrail event of that operation.
+      type: str
+    tracking_start_date:
+      description: Since when KMS tracks usage of this key (ISO 8601).
+      type: str
+    key_creation_date:
+      description: When the key was created (ISO 8601).
+      type: str
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import connect
+from ansible_collections.kmsrotate.aws.plugins.module_utils.key_usage import SERVICES, discover_key_usage
+from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+
+
+def main():
+    argument_spec = dict(
+        key_id=dict(type="str", required=True),
+        regions=dict(type="list", elements="str", default=[]),
+        services=dict(type="list", elements="str", choices=list(SERVICES), default=[]),
+        data_key_paths=dict(type="list", elements="path", default=[]),
+        scan_objects=dict(type="bool", default=False),
+        object_scan_limit=dict(type="int", default=10000),
+        concurrency=dict(type="int", default=10),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    connections = {}
+
+    def clients(service, region):
+        if (service, region) not in connections:
+            connections[(service, region)] = connect(module, service, concurrency=params["concurrency"], region=region)
+        return connections[(service, region)]
+
+    run_module(module, lambda: discover_key_usage(
+        clients, params["key_id"], regions=params["regions"], services=params["services"],
+        data_key_paths=params["data_key_paths"], scan_objects=params["scan_objects"],
+        object_scan_limit=params["object_scan_limit"], concurrency=params["concurrency"]))
+
+
+if __name__ == "__main__":
+    main()
