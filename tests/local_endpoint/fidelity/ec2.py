@@ -18,6 +18,8 @@
 - DetachVolume without InstanceId detaches the volume from the instance it
   is attached to (moto answers HTTP 500).
 - DescribeVolumes attachments report DeleteOnTermination (moto omits it).
+- A volume not created from a snapshot reports SnapshotId "" (moto omits
+  the field, and amazon.aws.ec2_vol_info fails with KeyError on it).
 """
 
 import functools
@@ -52,8 +54,10 @@ def _patch_create_volume(original):
                 encrypted = True
         if kms_key_id:
             kms_key_id = _kms_key(self, kms_key_id).arn
-        return original(self, size, zone_name, snapshot_id=snapshot_id, encrypted=encrypted,
-                        kms_key_id=kms_key_id, **kwargs)
+        volume = original(self, size, zone_name, snapshot_id=snapshot_id, encrypted=encrypted,
+                          kms_key_id=kms_key_id, **kwargs)
+        volume.snapshot_id = volume.snapshot_id or ""
+        return volume
     return create_volume
 
 
