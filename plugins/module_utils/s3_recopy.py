@@ -209,7 +209,7 @@ class BucketRecopy(object):
         copy_options = {"multipart_threshold": request.multipart_threshold,
                         "multipart_chunksize": request.multipart_chunksize,
                         "copy_acl": request.method != UPDATE and self._acl_enabled(),
-                        "supersedes_versions": versioning == "Enabled"}
+                        "versioning": versioning}
         return select_backend(request.method, self._s3, request.bucket, request.prefix, self._destination.arn,
                               copy_options)
 
@@ -230,7 +230,8 @@ class BucketRecopy(object):
 
     def _head(self, item, current=False):
         request = {"Bucket": self._request.bucket, "Key": item.key, "ChecksumMode": "ENABLED"}
-        if item.version_id is not None and not current:
+        # The current "null" version (unversioned bucket) is simply the object.
+        if item.version_id is not None and not current and not (item.is_latest and item.version_id == "null"):
             request["VersionId"] = item.version_id
         return self._s3.head_object(aws_retry=True, **request)
 
@@ -277,12 +278,17 @@ class BucketRecopy(object):
             return "locked"
         return self._backend.unsupported_reason(head)
 
+    def _left_behind(self, item, key_arn, reason):
+        """[reason] when the listed version stays in the bucket, in scope, under a source key; else []."""
+        if key_arn and self._request.versions == "all" and self._backend.keeps_old_version(item):
+            return [reason]
+        return []
+
     def _rekeyed(self, item, key_arn, copied, planned=False):
-        # A copy in a versioning-enabled bucket leaves the old version behind,
-        # still under the old key: it blocks retirement like any noncurrent one.
-        superseded = bool(key_arn) and self._backend.supersedes_versions and self._request.versions == "all"
-        return self._outcome(item, "rekeyed", key_arn=key_arn, blocking=False, bytes_copied=copied,
-                             superseded_version_blocking=superseded, planned=planned)
+        # A copy in a versioned bucket leaves the old version behind, still
+        # under the old key: it blocks retirement like any noncurrent one.
+        return self._outcome(item, "rekeyed", key_arn=key_arn, bytes_copied=copied, planned=planned,
+                             also_blocking=self._left_behind(item, key_arn, "superseded_by_copy"))
 
     def process(self, item):
         """Worker: one listed version to its outcome. Never raises for an AWS error."""
@@ -290,29 +296,51 @@ class BucketRecopy(object):
             head = self._head(item)
         except Exception as exc:  # botocore errors: decided by their code
             return self._head_failure(item, exc)
+        outcome = self._settle(item, head)
+        changed_from = outcome.pop("changed_from", None)
+        if changed_from is not None:
+            # The version first listed may still be there, under the source key.
+            listed, listed_key_arn = changed_from
+            outcome["also_blocking"] = outcome.get("also_blocking", []) + self._left_behind(
+                listed, listed_key_arn, "changed_during_run")
+            outcome["reason"] = outcome["reason"] or "changed_during_run"
+        return outcome
+
+    def _settle(self, item, head):
+        """The outcome of one version, re-checking it when a writer changed it during the copy."""
+        changed_from = None
         for _attempt in range(CHANGED_RETRIES):
             outcome, key_arn = self._classify(item, head)
+            if outcome is None:
+                outcome = self._move(item, head, key_arn)
             if outcome is not None:
+                outcome["changed_from"] = changed_from
                 return outcome
-            obstacle = self._obstacle(item, head)
-            if obstacle:
-                return self._outcome(item, "skipped", obstacle, key_arn, blocking=bool(key_arn))
-            if self._request.check_mode:
-                return self._rekeyed(item, key_arn, 0, planned=True)
-            try:
-                copied = self._backend.rekey(item, head, self._destination.arn, self._object_bucket_key(head))
-                return self._rekeyed(item, key_arn, copied)
-            except Exception as exc:  # botocore errors: decided by their code
-                if error_code(exc) not in ("PreconditionFailed", "412"):
-                    return self._rekey_failure(item, key_arn, exc)
             # The object changed after it was listed: look at what is there now.
+            changed_from = changed_from or (item, key_arn)
             try:
                 head = self._head(item, current=True)
             except Exception as exc:  # botocore errors: decided by their code
-                return self._head_failure(item, exc)
+                return dict(self._head_failure(item, exc), changed_from=changed_from)
             item = ListedVersion(item.key, head.get("VersionId", item.version_id), True, head["ETag"],
                                  head["ContentLength"])
-        return self._outcome(item, "failed", "changed_during_run", key_arn, blocking=bool(key_arn))
+        return self._outcome(item, "failed", "changed_during_run", key_arn, blocking=bool(key_arn),
+                             changed_from=changed_from)
+
+    def _move(self, item, head, key_arn):
+        """The outcome of moving one version, or None when it changed since it was listed."""
+        obstacle = self._obstacle(item, head)
+        if obstacle:
+            return self._outcome(item, "skipped", obstacle, key_arn, blocking=bool(key_arn))
+        if self._request.check_mode:
+            return self._rekeyed(item, key_arn, 0, planned=True)
+        try:
+            copied = self._backend.rekey(item, head, self._destination.arn, self._object_bucket_key(head))
+        except Exception as exc:  # botocore errors: decided by their code
+            if error_code(exc) in ("PreconditionFailed", "412"):
+                return None
+            return self._rekey_failure(item, key_arn, exc)
+        return self._rekeyed(item, key_arn, copied)
 
     def _object_bucket_key(self, head):
         if self._request.bucket_key_enabled is not None:
@@ -449,8 +477,8 @@ class Tally(object):
             self.failed_reasons[outcome["reason"]] += 1
         if outcome["blocking"]:
             self.blocking_reasons[outcome["reason"]] += 1
-        if outcome.get("superseded_version_blocking"):
-            self.blocking_reasons["superseded_by_copy"] += 1
+        for reason in outcome.get("also_blocking") or []:
+            self.blocking_reasons[reason] += 1
         self.bytes_copied += outcome.get("bytes_copied", 0) or 0
         if len(self.sample) < self._sample_size:
             self.sample.append(outcome)

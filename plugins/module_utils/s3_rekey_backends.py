@@ -65,7 +65,6 @@ class UpdateBackend(object):
 
     name = UPDATE
     rekeys_noncurrent = True
-    supersedes_versions = False
 
     def __init__(self, s3, bucket):
         self._s3 = s3
@@ -74,6 +73,10 @@ class UpdateBackend(object):
     def unsupported_reason(self, head):
         del head  # every SSE-S3/SSE-KMS version qualifies, archived ones included
         return None
+
+    def keeps_old_version(self, item):
+        del item  # re-keyed in place: there is no old version
+        return False
 
     def rekey(self, item, head, destination_arn, bucket_key_enabled):
         """Re-key one version; returns the bytes copied (none)."""
@@ -93,15 +96,13 @@ class CopyBackend(object):
     name = COPY
     rekeys_noncurrent = False
 
-    def __init__(self, s3, bucket, multipart_threshold, multipart_chunksize, copy_acl, supersedes_versions):
+    def __init__(self, s3, bucket, multipart_threshold, multipart_chunksize, copy_acl, versioning):
         self._s3 = s3
         self._bucket = bucket
         self._threshold = min(int(multipart_threshold), MAX_SINGLE_COPY)
         self._chunksize = int(multipart_chunksize)
         self._copy_acl = copy_acl
-        # Whether the copied version stays behind (versioning Enabled) as a
-        # noncurrent version under the old key.
-        self.supersedes_versions = supersedes_versions
+        self._versioning = versioning
 
     def unsupported_reason(self, head):
         if head.get("ArchiveStatus"):
@@ -109,6 +110,13 @@ class CopyBackend(object):
         if head.get("StorageClass") in ARCHIVED_CLASSES and 'ongoing-request="false"' not in (head.get("Restore") or ""):
             return "archived"
         return None
+
+    def keeps_old_version(self, item):
+        """Whether the version a copy replaces stays behind as a noncurrent version (under the old key)."""
+        if self._versioning == "Enabled":
+            return True
+        # Suspended versioning overwrites only the "null" version.
+        return self._versioning == "Suspended" and item.version_id not in (None, "null")
 
     def rekey(self, item, head, destination_arn, bucket_key_enabled):
         """Copy the current version onto itself under the key; returns the bytes copied.

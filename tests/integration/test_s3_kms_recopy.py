@@ -35,7 +35,7 @@ def _bucket(s3, versioned=True, ownership=None):
 def _put(s3, key, body, key_id=None, **extra):
     if key_id:
         extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id)
-    return s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)["VersionId"]
+    return s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra).get("VersionId")
 
 
 def _versions(s3):
@@ -93,3 +93,183 @@ def test_versioned_bucket_moves_and_rerun_changes_nothing(playbook, s3, keys, me
     assert "CopyObject" not in again["requests"]
     # The update method's only UpdateObjectEncryption on a rerun is its support probe.
     assert again["requests"].get("UpdateObjectEncryption", 0) == (1 if method == "update" else 0)
+
+
+def _sha256(s3, key, version_id=None):
+    extra = {"VersionId": version_id} if version_id else {}
+    return hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=key, **extra)["Body"].read()).hexdigest()
+
+
+def _preserved_fields(s3, key):
+    head = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    fields = {name: head.get(name) for name in ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition",
+                                                 "CacheControl", "Expires", "WebsiteRedirectLocation", "Metadata",
+                                                 "StorageClass", "ChecksumSHA256", "ContentLength")}
+    fields["tags"] = s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
+    fields["grants"] = sorted(json.dumps(grant, sort_keys=True) for grant in s3.get_object_acl(Bucket=BUCKET, Key=key)["Grants"])
+    fields["sha256"] = _sha256(s3, key)
+    return fields
+
+
+def test_copy_preserves_metadata_tags_grants_class_and_bytes_multipart_too(playbook, s3, keys):
+    _bucket(s3, versioned=False)
+    described = {"ContentType": "application/pdf", "ContentEncoding": "identity", "ContentLanguage": "fr",
+                 "ContentDisposition": "attachment", "CacheControl": "max-age=60", "Metadata": {"owner": "billing"},
+                 "WebsiteRedirectLocation": "/moved", "StorageClass": "STANDARD_IA", "Tagging": "team=billing&tier=2",
+                 "ChecksumAlgorithm": "SHA256"}
+    _put(s3, "small.pdf", b"%PDF small", keys["source"]["KeyId"], **described)
+    _put(s3, "large.bin", bytes(range(256)) * (11 * 4096), keys["source"]["KeyId"], **described)  # 11 MiB
+    owner = s3.get_object_acl(Bucket=BUCKET, Key="small.pdf")["Owner"]
+    reader = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}
+    for key in ("small.pdf", "large.bin"):
+        s3.put_object_acl(Bucket=BUCKET, Key=key, AccessControlPolicy={"Owner": owner, "Grants": [
+            {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"}, reader]})
+    before = {key: _preserved_fields(s3, key) for key in ("small.pdf", "large.bin")}
+
+    run = playbook.run(tasks=_task(keys, method="copy", multipart_threshold=5 * 1024 * 1024,
+                                   multipart_chunksize=5 * 1024 * 1024))
+    assert run.rc == 0, run
+    result = run.result("recopy")
+    assert result["rekeyed"] == 2 and result["blocking"] == 0
+    assert result["requests"]["UploadPartCopy"] == 3 and result["requests"]["CopyObject"] == 1
+    assert result["bytes_copied"] == 11 * 1024 * 1024 + len(b"%PDF small")
+    for key, fields in before.items():
+        after = _preserved_fields(s3, key)
+        if key == "large.bin":
+            # A multipart copy keeps the algorithm; its value becomes a per-part (composite) checksum, as on AWS.
+            assert after.pop("ChecksumSHA256") and fields.pop("ChecksumSHA256")
+        assert after == fields, key
+        assert s3.head_object(Bucket=BUCKET, Key=key)["SSEKMSKeyId"] == keys["destination"]["Arn"]
+
+
+def test_sse_s3_moves_only_when_included(playbook, s3, keys):
+    _bucket(s3, versioned=False)
+    s3.put_object(Bucket=BUCKET, Key="managed", Body=b"s3-managed", ServerSideEncryption="AES256")
+
+    left = playbook.run(tasks=_task(keys, method="update"))
+    assert left.rc == 0, left
+    assert left.result("recopy")["reasons"]["skipped"] == {"sse_s3": 1}
+    assert s3.head_object(Bucket=BUCKET, Key="managed")["ServerSideEncryption"] == "AES256"
+
+    moved = playbook.run(tasks=_task(keys, method="update", include_sse_s3=True))
+    assert moved.rc == 0, moved
+    assert moved.result("recopy")["rekeyed"] == 1 and moved.result("recopy")["blocking"] == 0
+    assert s3.head_object(Bucket=BUCKET, Key="managed")["SSEKMSKeyId"] == keys["destination"]["Arn"]
+
+
+def test_locked_version_blocks_and_sse_c_is_reported(playbook, s3, keys):
+    s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    _put(s3, "held", b"evidence", keys["source"]["KeyId"], ObjectLockLegalHoldStatus="ON")
+    _put(s3, "free", b"movable", keys["source"]["KeyId"])
+    s3.put_object(Bucket=BUCKET, Key="customer", Body=b"own key", SSECustomerAlgorithm="AES256",
+                  SSECustomerKey="k" * 32)
+
+    run = playbook.run(tasks=_task(keys, method="update", report_file="{{ playbook_dir }}/report.jsonl"))
+    assert run.rc == 0, run
+    result = run.result("recopy")
+    assert result["rekeyed"] == 1
+    assert result["reasons"]["skipped"] == {"locked": 1, "sse_c": 1}
+    assert result["blocking"] == 1 and result["reasons"]["blocking"] == {"locked": 1}
+    lines = [json.loads(line) for line in (playbook.workdir / "report.jsonl").read_text().splitlines()]
+    assert sorted((line["key"], line["action"], line["reason"]) for line in lines) == [
+        ("customer", "skipped", "sse_c"), ("free", "rekeyed", None), ("held", "skipped", "locked")]
+    assert s3.head_object(Bucket=BUCKET, Key="held")["SSEKMSKeyId"] == keys["source"]["Arn"]
+
+
+def test_object_changed_during_copy_is_never_overwritten(playbook, aws, s3, keys):
+    _bucket(s3)
+    first = _put(s3, "hot", b"stale", keys["source"]["KeyId"])
+    aws.control("s3_writer", {"bucket": BUCKET, "key": "hot", "body": "fresh", "action": "CopyObject"})
+
+    run = playbook.run(tasks=_task(keys, method="copy"))
+    assert run.rc == 0, run
+    result = run.result("recopy")
+    assert s3.get_object(Bucket=BUCKET, Key="hot")["Body"].read() == b"fresh"
+    # The writer's version went under the new bucket default; the stale one stays and blocks.
+    assert s3.head_object(Bucket=BUCKET, Key="hot")["SSEKMSKeyId"] == keys["destination"]["Arn"]
+    assert result["already_current"] == 1 and result["objects"][0]["reason"] == "changed_during_run"
+    assert result["reasons"]["blocking"] == {"changed_during_run": 1}
+    assert s3.get_object(Bucket=BUCKET, Key="hot", VersionId=first)["Body"].read() == b"stale"
+    assert aws.stats()["s3:CopyObject"] == 1
+
+
+@pytest.mark.parametrize("as_put", [False, True], ids=["not-implemented", "treated-as-put"])
+def test_auto_falls_back_to_copy_without_touching_user_objects(playbook, aws, s3, keys, as_put):
+    _bucket(s3)
+    _put(s3, "doc", b"precious", keys["source"]["KeyId"])
+    aws.set_fidelity(s3_update_object_encryption=False, s3_update_object_encryption_as_put=as_put)
+    before = _versions(s3)
+
+    run = playbook.run(tasks=_task(keys, prefix="", method="auto"))
+    assert run.rc == 0, run
+    result = run.result("recopy")
+    assert result["method_used"] == "copy" and result["rekeyed"] == 1
+    assert ("plain PUT" in result["method_probe"]) is as_put
+    # The probe was the only UpdateObjectEncryption request, and it left nothing behind.
+    assert aws.stats()["s3:UpdateObjectEncryption"] == 1
+    after = _versions(s3)
+    assert set(before) <= set(after) and len(after) == 2
+    assert s3.get_object(Bucket=BUCKET, Key="doc")["Body"].read() == b"precious"
+    assert all(s3.get_object(Bucket=BUCKET, Key=key, VersionId=version)["Body"].read() == b"precious"
+               for key, version in after)
+
+
+def test_update_refuses_an_endpoint_without_the_api(playbook, aws, s3, keys):
+    _bucket(s3)
+    _put(s3, "doc", b"precious", keys["source"]["KeyId"])
+    aws.set_fidelity(s3_update_object_encryption=False, s3_update_object_encryption_as_put=True)
+    run = playbook.run(tasks=_task(keys, method="update"))
+    assert run.rc != 0
+    assert "method: copy" in run.result("recopy")["msg"]
+    assert s3.get_object(Bucket=BUCKET, Key="doc")["Body"].read() == b"precious"
+
+
+def test_check_mode_plans_and_changes_nothing(playbook, aws, s3, keys):
+    _bucket(s3)
+    for generation in range(2):
+        _put(s3, "doc", "v{0}".format(generation).encode(), keys["source"]["KeyId"])
+    before = _versions(s3)
+    aws.clear_stats()
+
+    run = playbook.run(tasks=_task(keys, method="auto"), check=True, diff=True)
+    assert run.rc == 0, run
+    result = run.result("recopy")
+    assert result["changed"] and result["check_mode"] and result["method_used"] == "update"
+    assert result["rekeyed"] == 2 and result["blocking"] == 0 and result["bucket_default"]["changed"]
+    assert result["diff"]["after"]["bucket_default_encryption"]["kms_key_id"] == keys["destination"]["Arn"]
+    assert result["diff"]["before"]["bucket_default_encryption"] is None
+    assert _versions(s3) == before
+    assert not any(action in aws.stats() for action in ("s3:CopyObject", "s3:PutBucketEncryption", "s3:PutObject"))
+
+
+def test_throttling_converges(playbook, aws, s3, keys):
+    _bucket(s3)
+    for index in range(20):
+        _put(s3, "doc-{0:02d}".format(index), b"x", keys["source"]["KeyId"])
+    aws.set_faults([{"kind": "throttle", "service": "s3", "rate": 0.1}], seed=7)
+
+    run = playbook.run(tasks=_task(keys, method="update", concurrency=8))
+    assert run.rc == 0, run
+    result = run.result("recopy")
+    assert result["rekeyed"] == 20 and result["blocking"] == 0
+    assert result["throttling"]["throttle_events"] > 0
+    assert result["throttling"]["lowest_concurrency"] < 8
+    aws.clear_faults()
+    assert set(_versions(s3).values()) == {keys["destination"]["Arn"]}
+
+
+def test_old_key_disabled_after_update_leaves_every_version_readable(playbook, aws, s3, kms, keys):
+    _bucket(s3)
+    bodies = {}
+    for generation in range(3):
+        body = "generation {0}".format(generation).encode()
+        bodies[_put(s3, "doc", body, keys["source"]["KeyId"])] = body
+    _put(s3, "plain", b"managed", ServerSideEncryption="AES256")
+
+    run = playbook.run(tasks=_task(keys, method="update"))
+    assert run.rc == 0, run
+    assert run.result("recopy")["blocking"] == 0
+    kms.disable_key(KeyId=keys["source"]["KeyId"])
+    for version, body in bodies.items():
+        assert s3.get_object(Bucket=BUCKET, Key="doc", VersionId=version)["Body"].read() == body
+    assert s3.get_object(Bucket=BUCKET, Key="plain")["Body"].read() == b"managed"

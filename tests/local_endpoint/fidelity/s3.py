@@ -21,6 +21,8 @@
   of reference the write used, DSSE-KMS objects included.
 - CopyObject / UploadPartCopy honour x-amz-copy-source-if-match (moto ignores
   it): a mismatch is 412 PreconditionFailed and nothing is written.
+- Every object has an ACL: moto leaves a completed multipart upload without
+  one (GetObjectAcl then fails with a 500); S3 gives it the private default.
 - SSE-C: an object written with a customer key cannot be read (HeadObject,
   GetObject, or as a copy source) without the customer key headers: 400, as
   S3 answers. moto ignores SSE-C entirely.
@@ -282,6 +284,14 @@ def _patch_response_dict(original):
     return property(response_dict)
 
 
+def _patch_set_acl(original):
+    """An object always has an ACL: the private default where none was given."""
+    @functools.wraps(original)
+    def set_acl(self, acl):
+        return original(self, acl if acl is not None else s3_models.get_canned_acl("private"))
+    return set_acl
+
+
 def _patch_put_object(original):
     """Remember that an object was written with a customer key (moto forgets)."""
     @functools.wraps(original)
@@ -342,6 +352,7 @@ def install():
     SETTINGS.declare(UPDATE_SWITCH, True)
     SETTINGS.declare(UPDATE_AS_PUT_SWITCH, False)
     s3_models.FakeKey.response_dict = _patch_response_dict(s3_models.FakeKey.response_dict)
+    s3_models.FakeKey.set_acl = _patch_set_acl(s3_models.FakeKey.set_acl)
     s3_responses.S3Response.put_object = _patch_put_object(s3_responses.S3Response.put_object)
     INTERCEPTORS.append(intercept)
     CONTROL_ROUTES["s3_seed"] = _seed
