@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+name: kms_rotation
+short_description: One host per customer managed KMS key, with the rotation role's variables filled from discovery
+version_added: 0.1.0
+description:
+  - Lists customer managed KMS keys in the given regions, filtered by alias pattern, tags or key ids, and yields
+    one host per key in group C(kms_rotation). Each host carries the variables the C(kmsrotate.aws.rotation) role
+    reads, filled from discovery (see M(kmsrotate.aws.kms_key_usage_info) and M(kmsrotate.aws.kms_key_rotation)).
+  - "Host variables: C(kms_rotation_source_key) (key ARN), C(kms_rotation_region), C(kms_rotation_aliases),
+    C(kms_rotation_s3_buckets) (buckets whose default encryption uses the key), C(kms_rotation_ebs_volume_ids),
+    C(kms_rotation_ebs_snapshot_ids). Informational ones: C(kms_rotation_strategy), C(kms_rotation_strategy_reason),
+    C(kms_rotation_key_state), C(kms_rotation_key_spec), C(kms_rotation_origin), C(kms_rotation_blocking) (count),
+    C(kms_rotation_blocking_resources), C(kms_rotation_unknown_services) and C(kms_rotation_usage_services)."
+  - Hosts are named after the key's first alias (without C(alias/)) or its key id, then the region, as in
+    C(app-data_us-east-1).
+  - "Groups: C(kms_rotation) (every host), C(region_<region>) and C(strategy_<strategy>), plus whatever O(keyed_groups)
+    and O(groups) add."
+  - The inventory file must end with C(kms_rotation.yml) or C(kms_rotation.yaml).
+extends_documentation_fragment:
+  - inventory_cache
+  - constructed
+  - amazon.aws.boto3
+  - amazon.aws.common.plugins
+  - amazon.aws.region.plugins
+  - amazon.aws.assume_role.plugins
+author:
+  - kmsrotate.aws contributors
+options:
+  plugin:
+    description: The name of this plugin. It must be C(kmsrotate.aws.kms_rotation).
+    required: true
+    choices: [kmsrotate.aws.kms_rotation]
+    type: str
+  regions:
+    description:
+      - Regions to list keys in. When empty, all regions EC2 reports.
+    type: list
+    elements: str
+    default: []
+  key_ids:
+    description:
+      - Only these keys (id, ARN, alias name or alias ARN). When empty, every customer managed key passing the other filters.
+    type: list
+    elements: str
+    default: []
+  aliases:
+    description:
+      - Only keys with an alias matching one of these shell patterns, for example C(alias/app-*). The C(alias/) prefix
+        may be left out.
+    type: list
+    elements: str
+    default: []
+  tags:
+    description:
+      - Only keys carrying all these tags with these values.
+    type: dict
+    default: {}
+  key_states:
+    description:
+      - Only keys in these states.
+    type: list
+    elements: str
+    default: [Enabled]
+  discover_usage:
+    description:
+      - Fill the target variables from usage discovery. Without it, hosts only get the key, region, aliases and strategy.
+    type: bool
+    default: true
+  usage_services:
+    description:
+      - Services usage discovery searches (the O(kmsrotate.aws.kms_key_usage_info#module:services) names). All when empty.
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+# demo.kms_rotation.yml: every customer managed key whose alias starts with app- in two regions
+plugin: kmsrotate.aws.kms_rotation
+regions:
+  - us-east-1
+  - eu-west-1
+aliases:
+  - alias/app-*
+tags:
+  rotation: planned
+keyed_groups:
+  - key: kms_rotation_origin
+    prefix: origin
+compose:
+  kms_rotation_retire: "'none' if kms_rotation_blocking > 0 else 'disable'"
+
+# Then: ansible-playbook -i demo.kms_rotation.yml kmsrotate.aws.rotate --check
+"""
+
+import fnmatch
+
+from ansible.errors import AnsibleError
+
+from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import connect
+from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils.key_strategy import describe_key_rotation
+from ansible_collections.kmsrotate.aws.plugins.module_utils.key_usage import discover_key_usage
+from ansible_collections.kmsrotate.aws.plugins.module_utils.keys import KeyResolver
+
+ROTATION_GROUP = "kms_rotation"
+
+
+def _ids_of(usage, resource_type):
+    return [entry["id"] for entry in usage["resources"] if entry["resource_type"] == resource_type]
+
+
+def _host_vars(facts, usage):
+    """The rotation role's variables for one key, from its rotation facts and usage."""
+    host_vars = {
+        "kms_rotation_source_key": facts["key_arn"],
+        "kms_rotation_region": facts["region"],
+        "kms_rotation_aliases": facts["aliases"],
+        "kms_rotation_strategy": facts["strategy"],
+        "kms_rotation_strategy_reason": facts["strategy_reason"],
+        "kms_rotation_key_state": facts["key_state"],
+        "kms_rotation_key_spec": facts["key_spec"],
+        "kms_rotation_origin": facts["origin"],
+    }
+    if usage is not None:
+        host_vars.update({
+            "kms_rotation_s3_buckets": _ids_of(usage, "s3_bucket_default_encryption"),
+            "kms_rotation_ebs_volume_ids": _ids_of(usage, "ebs_volume"),
+            "kms_rotation_ebs_snapshot_ids": _ids_of(usage, "ebs_snapshot"),
+            "kms_rotation_blocking": usage["blocking"],
+            "kms_rotation_blocking_resources": usage["blocking_resources"],
+            "kms_rotation_unknown_services": usage["unknown_services"],
+            "kms_rotation_usage_services": dict((name, {"status": service["status"], "count": service["count"]})
+                                                for name, service in usage["services"].items()),
+        })
+    return host_vars
+
+
+def _host_name(facts):
+    name = facts["aliases"][0][len("alias/"):].replace("/", "-") if facts["aliases"] else facts["key_id"]
+    return "{0}_{1}".format(name, facts["region"])
+
+
+class InventoryModule(AWSInventoryBase):
+    NAME = "kmsrotate.aws.kms_rotation"
+    INVENTORY_FILE_SUFFIXES = ("kms_rotation.yml", "kms_rotation.yaml")
+
+    def _clients(self, region):
+        connections = {}
+
+        def client(service, client_region):
+            wanted = client_region or region
+            if (service, wanted) not in connections:
+                connections[(service, wanted)] = connect(self, service, region=wanted)
+            return connections[(service, wanted)]
+        return client
+
+    def _alias_names(self, kms):
+        names = {}
+        for page in kms.get_paginator("list_aliases").paginate():
+            for alias in page.get("Aliases", []):
+                if alias.get("TargetKeyId"):
+                    names.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+        return names
+
+    def _selected(self, kms, region, key_arns, patterns, tags, states):
+        """ARNs of the region's customer managed keys that pass every filter."""
+        aliases = self._alias_names(kms) if patterns else {}
+        for page in kms.get_paginator("list_keys").paginate():
+            for listed in page.get("Keys", []):
+                if key_arns is not None and listed["KeyArn"] not in key_arns:
+                    continue
+                if patterns and not any(fnmatch.fnmatchcase(alias, pattern) for alias in aliases.get(listed["KeyId"], [])
+                                        for pattern in patterns):
+                    continue
+                metadata = kms.describe_key(KeyId=listed["KeyArn"], aws_retry=True)["KeyMetadata"]
+                if metadata.get("KeyManager") != "CUSTOMER" or metadata.get("KeyState") not in states:
+                    continue
+                if tags and not self._has_tags(kms, listed["KeyArn"], tags):
+                    continue
+                yield listed["KeyArn"]
+
+    @staticmethod
+    def _has_tags(kms, key_arn, wanted):
+        found = {}
+        for page in kms.get_paginator("list_resource_tags").paginate(KeyId=key_arn):
+            found.update((tag["TagKey"], tag["TagValue"]) for tag in page.get("Tags", []))
+        return all(found.get(name) == str(value) for name, value in wanted.items())
+
+    def _discover(self, regions):
+        """Plain host records for every selected key: what the cache keeps."""
+        patterns = [pattern if pattern.startswith("alias/") else "alias/" + pattern
+                    for pattern in self.get_option("aliases")]
+        records = []
+        for region in regions:
+            clients = self._clients(region)
+            kms = clients("kms", region)
+            resolver = KeyResolver(kms)
+            key_arns = None
+            if self.get_option("key_ids"):
+                key_arns = set()
+                for key_ref in self.get_option("key_ids"):
+                    try:
+                        key_arns.add(resolver.arn(key_ref))
+                    except RotationError:
+                        continue  # a key of another region
+            for key_arn in self._selected(kms, region, key_arns, patterns, self.get_option("tags"),
+                                          self.get_option("key_states")):
+                facts = describe_key_rotation(kms, resolver, key_arn)
+                usage = None
+                if self.get_option("discover_usage"):
+                    usage = discover_key_usage(clients, key_arn, services=self.get_option("usage_services"))
+                records.append({"name": _host_name(facts), "vars": _host_vars(facts, usage)})
+        return records
+
+    def _populate(self, records):
+        strict = self.get_option("strict")
+        self.inventory.add_group(ROTATION_GROUP)
+        for record in records:
+            name, host_vars = record["name"], record["vars"]
+            self.inventory.add_host(name, group=ROTATION_GROUP)
+            for variable, value in host_vars.items():
+                self.inventory.set_variable(name, variable, value)
+            for group in ("region_" + host_vars["kms_rotation_region"], "strategy_" + host_vars["kms_rotation_strategy"]):
+                group = self.inventory.add_group(self._sanitize_group_name(group))
+                self.inventory.add_child(group, name)
+            self._set_composite_vars(self.get_option("compose"), host_vars, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), host_vars, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, name, strict=strict)
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache=cache)
+        result_was_cached, records = self.get_cached_result(path, cache)
+        if not result_was_cached:
+            try:
+                records = self._discover(self._boto3_regions(service="kms"))
+            except RotationError as exc:
+                raise AnsibleError("kms_rotation inventory: {0}".format(exc))
+        self._populate(records)
+        self.update_cached_result(path, cache, records)
