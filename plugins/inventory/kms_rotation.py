@@ -28,7 +28,7 @@ extends_documentation_fragment:
   - amazon.aws.region.plugins
   - amazon.aws.assume_role.plugins
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   plugin:
     description: The name of this plugin. It must be C(kmsrotate.aws.kms_rotation).

@@ -32,8 +32,7 @@ _GONE = ("NoSuchBucket", "ResourceNotFoundException", "AWS.SimpleQueueService.No
 
 def _pages(client, operation, key, **params):
     for page in client.get_paginator(operation).paginate(**params):
-        for item in page.get(key, []):
-            yield item
+        yield from page.get(key, [])
 
 
 def _each(items, work, concurrency):

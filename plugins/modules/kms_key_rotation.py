@@ -22,7 +22,7 @@ description:
     imported material, pending deletion, disabled, multi-Region replica with the ARN of its primary).
   - Without any action option it only reads, and never reports a change.
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   key_id:
     description:

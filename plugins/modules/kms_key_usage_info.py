@@ -23,7 +23,7 @@ description:
   - Also returns the key's last cryptographic use (C(GetKeyLastUsage)) where the endpoint supports it.
   - Makes no change. The C(verify) phase of the C(kmsrotate.aws.rotation) role uses it before retiring a key.
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   key_id:
     description:
@@ -293,7 +293,7 @@ def main():
         key_id=dict(type="str", required=True),
         regions=dict(type="list", elements="str", default=[]),
         services=dict(type="list", elements="str", choices=list(SERVICES), default=[]),
-        data_key_paths=dict(type="list", elements="path", default=[]),
+        data_key_paths=dict(type="list", elements="path", default=[], no_log=False),
         scan_objects=dict(type="bool", default=False),
         object_scan_limit=dict(type="int", default=10000),
         concurrency=dict(type="int", default=10),

@@ -108,7 +108,7 @@ def test_rotate_on_demand_records_a_rotation(kms):
 
 def test_rotate_on_demand_limit_is_25(kms):
     key = kms.create_key()["KeyMetadata"]
-    for _ in range(25):
+    for _rotation in range(25):
         kms.rotate_key_on_demand(KeyId=key["KeyId"])
     with pytest.raises(ClientError) as excinfo:
         kms.rotate_key_on_demand(KeyId=key["KeyId"])

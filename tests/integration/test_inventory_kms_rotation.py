@@ -64,8 +64,8 @@ def _list(playbook, inventory):
 
 def test_hosts_carry_the_rotation_role_variables(playbook, aws, tmp_path):
     app, signing, volume, snapshot = _seed(aws)
-    inventory = _list(playbook, _inventory_file(tmp_path, keyed_groups=[{"key": "kms_rotation_origin",
-                                                                          "prefix": "origin"}]))
+    origin_groups = [{"key": "kms_rotation_origin", "prefix": "origin"}]
+    inventory = _list(playbook, _inventory_file(tmp_path, keyed_groups=origin_groups))
     assert sorted(inventory["kms_rotation"]["hosts"]) == ["app-data_us-east-1", "app-signing_us-east-1"]
     host = inventory["_meta"]["hostvars"]["app-data_us-east-1"]
     assert host["kms_rotation_source_key"] == app["Arn"]
