@@ -15,6 +15,7 @@ rotation role's retirement gate reads.
 """
 
 import collections
+import contextlib
 import json
 import threading
 import time
@@ -35,14 +36,14 @@ ACTIONS = ("rekeyed", "already_current", "skipped", "failed")
 class ListedVersion(object):
     """One entry of the listing: what is needed to head and move it."""
 
-    __slots__ = ("key", "version_id", "is_latest", "etag", "size")
+    __slots__ = ("key", "version_id", "is_latest", "etag", "checksum_algorithm")
 
-    def __init__(self, key, version_id, is_latest, etag, size):
+    def __init__(self, key, version_id, is_latest, etag, checksum_algorithm=None):
         self.key = key
         self.version_id = version_id
         self.is_latest = is_latest
         self.etag = etag
-        self.size = size
+        self.checksum_algorithm = checksum_algorithm
 
 
 class RecopyRequest(object):
@@ -123,11 +124,17 @@ def list_versions(s3, bucket, prefix, versions):
         for page in _pages(s3, "list_object_versions", arguments):
             for entry in page.get("Versions", []):
                 yield ListedVersion(entry["Key"], entry.get("VersionId"), entry.get("IsLatest", True),
-                                    entry.get("ETag"), entry.get("Size", 0))
+                                    entry.get("ETag"), _checksum_algorithm(entry))
     else:
         for page in _pages(s3, "list_objects_v2", arguments):
             for entry in page.get("Contents", []):
-                yield ListedVersion(entry["Key"], None, True, entry.get("ETag"), entry.get("Size", 0))
+                yield ListedVersion(entry["Key"], None, True, entry.get("ETag"), _checksum_algorithm(entry))
+
+
+def _checksum_algorithm(entry):
+    """The additional checksum algorithm a listing entry names, or None."""
+    algorithms = entry.get("ChecksumAlgorithm") or [None]
+    return algorithms[0]
 
 
 # Bucket default encryption ----------------------------------------------------------
@@ -229,7 +236,8 @@ class BucketRecopy(object):
         return not self._sources or key_arn in self._sources
 
     def _head(self, item, current=False):
-        request = {"Bucket": self._request.bucket, "Key": item.key, "ChecksumMode": "ENABLED"}
+        # No ChecksumMode: it needs kms:Decrypt, and HEAD must work under a disabled key.
+        request = {"Bucket": self._request.bucket, "Key": item.key}
         # The current "null" version (unversioned bucket) is simply the object.
         if item.version_id is not None and not current and not (item.is_latest and item.version_id == "null"):
             request["VersionId"] = item.version_id
@@ -323,7 +331,7 @@ class BucketRecopy(object):
             except Exception as exc:  # botocore errors: decided by their code
                 return dict(self._head_failure(item, exc), changed_from=changed_from)
             item = ListedVersion(item.key, head.get("VersionId", item.version_id), True, head["ETag"],
-                                 head["ContentLength"])
+                                 item.checksum_algorithm)
         return self._outcome(item, "failed", "changed_during_run", key_arn, blocking=bool(key_arn),
                              changed_from=changed_from)
 
@@ -397,18 +405,13 @@ class BucketRecopy(object):
         versioning = self._bucket_versioning()
         self._backend, probe = self._choose_backend(versioning)
         tally = Tally(request.sample_size)
-        report = open(request.report_file, "w") if request.report_file else None  # pylint: disable=consider-using-with
-        try:
+        with _report_writer(request.report_file) as report:
             listing = list_versions(self._s3, request.bucket, request.prefix, request.versions)
             for item, outcome, error in run_bounded(listing, self.process, self._limit):
                 if error is not None:
                     outcome = self._outcome(item, "failed", "internal_error", blocking=True, error=str(error))
                 tally.add(outcome)
-                if report is not None:
-                    report.write(json.dumps(outcome, sort_keys=True, default=str) + "\n")
-        finally:
-            if report is not None:
-                report.close()
+                report(outcome)
         if bucket_default["blocking"]:
             tally.blocking_reasons["bucket_default"] += 1
         elapsed = max(self._clock() - started, 1e-6)
@@ -453,6 +456,16 @@ class BucketRecopy(object):
                 counts["failed"], request.bucket, request.prefix, self._destination.arn,
                 ", ".join("{0} {1}".format(n, reason) for reason, n in sorted(tally.failed_reasons.items())))
         return result
+
+
+@contextlib.contextmanager
+def _report_writer(path):
+    """A function writing one JSON line per outcome to `path` (or nothing without one)."""
+    if not path:
+        yield lambda outcome: None
+        return
+    with open(path, "w", encoding="utf-8") as report:
+        yield lambda outcome: report.write(json.dumps(outcome, sort_keys=True, default=str) + "\n")
 
 
 class Tally(object):

@@ -39,21 +39,12 @@ MIN_PART_SIZE = 5 * 1024 ** 2
 MAX_PARTS = 10000
 ARCHIVED_CLASSES = frozenset(["GLACIER", "DEEP_ARCHIVE"])
 ACCESS_DENIED_CODES = frozenset(["AccessDenied", "403", "AllAccessDisabled"])
-_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 # HeadObject fields a copy must pass explicitly (MetadataDirective COPY keeps
 # user metadata and the Content-*/Cache-Control/Expires headers by itself).
 _LOCK_FIELDS = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
 # HeadObject fields a multipart upload must be given again, since it starts empty.
 _MULTIPART_HEADER_FIELDS = ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition", "CacheControl",
                             "Expires", "Metadata")
-
-
-def checksum_algorithm(head):
-    """The additional checksum algorithm an object was stored with (HeadObject with ChecksumMode), or None."""
-    for algorithm in _CHECKSUM_ALGORITHMS:
-        if head.get("Checksum" + algorithm):
-            return algorithm
-    return None
 
 
 def _kms_encryption(destination_arn, bucket_key_enabled):
@@ -133,7 +124,7 @@ class CopyBackend(object):
             self._s3.put_object_acl(Bucket=self._bucket, Key=item.key, AccessControlPolicy=grants, aws_retry=True)
         return head["ContentLength"]
 
-    def _preserved_fields(self, head, destination_arn, bucket_key_enabled):
+    def _preserved_fields(self, item, head, destination_arn, bucket_key_enabled):
         fields = _kms_encryption(destination_arn, bucket_key_enabled)
         # A copy resets the class to STANDARD unless it is named.
         fields["StorageClass"] = head.get("StorageClass") or "STANDARD"
@@ -142,9 +133,10 @@ class CopyBackend(object):
         for name in _LOCK_FIELDS:
             if head.get(name):
                 fields[name] = head[name]
-        algorithm = checksum_algorithm(head)
-        if algorithm:
-            fields["ChecksumAlgorithm"] = algorithm
+        # From the listing: HeadObject reveals checksums only with ChecksumMode,
+        # which needs kms:Decrypt and fails for an object under a disabled key.
+        if item.checksum_algorithm:
+            fields["ChecksumAlgorithm"] = item.checksum_algorithm
         return fields
 
     def _source(self, item):
@@ -155,14 +147,14 @@ class CopyBackend(object):
     def _single_copy(self, item, head, destination_arn, bucket_key_enabled):
         self._s3.copy_object(Bucket=self._bucket, Key=item.key, CopySource=self._source(item), CopySourceIfMatch=item.etag,
                              MetadataDirective="COPY", TaggingDirective="COPY", aws_retry=True,
-                             **self._preserved_fields(head, destination_arn, bucket_key_enabled))
+                             **self._preserved_fields(item, head, destination_arn, bucket_key_enabled))
 
     def _part_size(self, size):
         needed = -(-size // MAX_PARTS)
         return max(self._chunksize, needed, MIN_PART_SIZE)
 
     def _multipart_copy(self, item, head, destination_arn, bucket_key_enabled):
-        fields = self._preserved_fields(head, destination_arn, bucket_key_enabled)
+        fields = self._preserved_fields(item, head, destination_arn, bucket_key_enabled)
         for name in _MULTIPART_HEADER_FIELDS:
             if head.get(name):
                 fields[name] = head[name]

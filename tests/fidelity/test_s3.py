@@ -218,6 +218,15 @@ def test_sse_c_objects_need_the_customer_key(s3):
     assert head["SSECustomerAlgorithm"] == "AES256" and "ServerSideEncryption" not in head
 
 
+def test_list_object_versions_reports_checksum_algorithms(aws, s3):
+    s3.put_object(Bucket=BUCKET, Key="summed", Body=b"x", ChecksumAlgorithm="SHA256")
+    # Seeded in-process, with no checksum at all.
+    aws.control("s3_seed", {"bucket": BUCKET, "count": 1, "prefix": "plain"})
+    versions = {entry["Key"]: entry for entry in s3.list_object_versions(Bucket=BUCKET)["Versions"]}
+    assert versions["summed"]["ChecksumAlgorithm"] == ["SHA256"]
+    assert "ChecksumAlgorithm" not in versions["plain0"]
+
+
 def test_completed_multipart_uploads_have_an_acl(s3):
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="doc")["UploadId"]
     part = s3.upload_part(Bucket=BUCKET, Key="doc", UploadId=upload_id, PartNumber=1, Body=b"x")

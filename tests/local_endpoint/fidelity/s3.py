@@ -21,6 +21,8 @@
   of reference the write used, DSSE-KMS objects included.
 - CopyObject / UploadPartCopy honour x-amz-copy-source-if-match (moto ignores
   it): a mismatch is 412 PreconditionFailed and nothing is written.
+- ListObjectVersions reports each version's ChecksumAlgorithm, as
+  ListObjectsV2 already does (moto leaves it out).
 - Every object has an ACL: moto leaves a completed multipart upload without
   one (GetObjectAcl then fails with a 500); S3 gives it the private default.
 - SSE-C: an object written with a customer key cannot be read (HeadObject,
@@ -292,6 +294,28 @@ def _patch_set_acl(original):
     return set_acl
 
 
+def _patch_list_object_versions(original):
+    """Add each version's ChecksumAlgorithm to the listing moto builds."""
+    @functools.wraps(original)
+    def list_object_versions(self):
+        serialize = self.serialized
+
+        def with_checksum_algorithms(action_result):
+            bucket = self.backend.get_bucket(self.bucket_name)
+            for entry in action_result.result.get("Versions", []):
+                for stored in bucket.keys.getlist(entry["Key"], []):
+                    if str(stored.version_id) == str(entry["VersionId"]) and stored.checksum_algorithm:
+                        entry["ChecksumAlgorithm"] = [stored.checksum_algorithm]
+            return serialize(action_result)
+
+        self.serialized = with_checksum_algorithms
+        try:
+            return original(self)
+        finally:
+            del self.serialized
+    return list_object_versions
+
+
 def _patch_put_object(original):
     """Remember that an object was written with a customer key (moto forgets)."""
     @functools.wraps(original)
@@ -354,6 +378,8 @@ def install():
     s3_models.FakeKey.response_dict = _patch_response_dict(s3_models.FakeKey.response_dict)
     s3_models.FakeKey.set_acl = _patch_set_acl(s3_models.FakeKey.set_acl)
     s3_responses.S3Response.put_object = _patch_put_object(s3_responses.S3Response.put_object)
+    s3_responses.S3Response.list_object_versions = _patch_list_object_versions(
+        s3_responses.S3Response.list_object_versions)
     INTERCEPTORS.append(intercept)
     CONTROL_ROUTES["s3_seed"] = _seed
     CONTROL_ROUTES["s3_writer"] = _arm_writer

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
 from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_recopy import ListedVersion
 from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_rekey_backends import (
-    MIN_PART_SIZE, PROBE_PREFIX, CopyBackend, UpdateBackend, checksum_algorithm, probe_update_support, select_backend)
+    MIN_PART_SIZE, PROBE_PREFIX, CopyBackend, UpdateBackend, probe_update_support, select_backend)
 
 ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 COPY_OPTIONS = {"multipart_threshold": 5 * 1024 ** 3, "multipart_chunksize": 8 * 1024 ** 2, "copy_acl": False,
@@ -70,7 +70,7 @@ def test_select_backend_update_refuses_when_unsupported_and_copy_sends_no_probe(
                                                           ("Suspended", "v1", True), ("Unversioned", "null", False)])
 def test_copy_knows_when_the_old_version_stays(versioning, version_id, kept):
     backend = CopyBackend(None, "b", 1, MIN_PART_SIZE, False, versioning)
-    assert backend.keeps_old_version(ListedVersion("k", version_id, True, '"e"', 1)) is kept
+    assert backend.keeps_old_version(ListedVersion("k", version_id, True, '"e"')) is kept
 
 
 def test_copy_refuses_archived_objects_unless_restored():
@@ -94,15 +94,12 @@ def test_copy_fields_keep_class_lock_redirect_and_checksum():
     backend = CopyBackend(None, "b", 1, MIN_PART_SIZE, False, "Enabled")
     until = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
     head = {"StorageClass": "STANDARD_IA", "WebsiteRedirectLocation": "/x", "ObjectLockMode": "GOVERNANCE",
-            "ObjectLockRetainUntilDate": until, "ObjectLockLegalHoldStatus": "ON", "ChecksumCRC32C": "abc="}
-    fields = backend._preserved_fields(head, ARN, True)  # pylint: disable=protected-access
+            "ObjectLockRetainUntilDate": until, "ObjectLockLegalHoldStatus": "ON"}
+    item = ListedVersion("k", "v1", True, '"e"', "CRC32C")
+    fields = backend._preserved_fields(item, head, ARN, True)  # pylint: disable=protected-access
     assert fields == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": ARN, "BucketKeyEnabled": True,
                       "StorageClass": "STANDARD_IA", "WebsiteRedirectLocation": "/x", "ObjectLockMode": "GOVERNANCE",
                       "ObjectLockRetainUntilDate": until, "ObjectLockLegalHoldStatus": "ON",
                       "ChecksumAlgorithm": "CRC32C"}
-    assert backend._preserved_fields({}, ARN, False)["StorageClass"] == "STANDARD"  # pylint: disable=protected-access
-
-
-def test_checksum_algorithm_from_head():
-    assert checksum_algorithm({"ChecksumSHA256": "x"}) == "SHA256"
-    assert checksum_algorithm({}) is None
+    plain = backend._preserved_fields(ListedVersion("k", "v1", True, '"e"'), {}, ARN, False)  # pylint: disable=protected-access
+    assert plain["StorageClass"] == "STANDARD" and "ChecksumAlgorithm" not in plain
