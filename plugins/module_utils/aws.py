@@ -30,9 +30,11 @@ EXTRA_RETRY_CODES = [
     "503",
     "KMSInternalException",
     "RequestTimeout",
+    # S3 relays KMS throttling of its own KMS calls (SSE-KMS reads and writes) under this code.
+    "KMS.ThrottlingException",
 ]
 THROTTLING_CODES = frozenset(["ThrottlingException", "Throttling", "SlowDown", "503", "RequestLimitExceeded",
-                              "TooManyRequestsException", "RequestThrottled"])
+                              "TooManyRequestsException", "RequestThrottled", "KMS.ThrottlingException"])
 
 # Per-request retry: enough to ride out minutes of throttling on a big estate.
 aws_retry = AWSRetry.jittered_backoff(retries=12, delay=0.5, max_delay=20, catch_extra_error_codes=EXTRA_RETRY_CODES)
