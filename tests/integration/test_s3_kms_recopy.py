@@ -246,7 +246,10 @@ def test_throttling_converges(playbook, aws, s3, keys):
     _bucket(s3)
     for index in range(20):
         _put(s3, "doc-{0:02d}".format(index), b"x", keys["source"]["KeyId"])
-    aws.set_faults([{"kind": "throttle", "service": "s3", "rate": 0.1}], seed=7)
+    # S3's own SlowDown (a bare 503 for HEAD), and KMS throttling as S3 relays it.
+    aws.set_faults([{"kind": "error", "service": "s3", "action": "UpdateObjectEncryption", "status": 400,
+                     "code": "KMS.ThrottlingException", "message": "Rate exceeded", "rate": 0.1},
+                    {"kind": "throttle", "service": "s3", "rate": 0.1}], seed=7)
 
     run = playbook.run(tasks=_task(keys, method="update", concurrency=8))
     assert run.rc == 0, run
