@@ -111,8 +111,7 @@ def _pages(s3, operation, arguments):
     token = None
     while True:
         pages, token = _one_page(paginator, arguments, token)
-        for page in pages:
-            yield page
+        yield from pages
         if not token:
             return
 
@@ -502,4 +501,3 @@ def recopy_bucket(s3, kms, request, limit, counter):
     counter.attach(s3.client)
     counter.attach(kms.client)
     return BucketRecopy(s3, KeyResolver(kms), request, limit, counter).run()
-

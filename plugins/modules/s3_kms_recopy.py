@@ -43,7 +43,7 @@ description:
   - The task fails when any version failed, after finishing all the others. The result then still carries every
     count.
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   bucket:
     description:
@@ -305,9 +305,19 @@ blocking:
   returned: always
   type: int
 reasons:
-  description: Counts per reason for skipped, blocking and failed versions.
+  description: Counts per reason for skipped, blocking and failed versions (the reasons are listed in the notes).
   returned: always
   type: dict
+  contains:
+    skipped:
+      description: Skipped versions per reason.
+      type: dict
+    blocking:
+      description: What blocks the source key's retirement, per reason.
+      type: dict
+    failed:
+      description: Failed versions per reason.
+      type: dict
   sample: {"skipped": {"sse_c": 1, "locked": 1}, "blocking": {"locked": 1}, "failed": {}}
 bytes_copied:
   description: Bytes S3 copied (zero with the update method).
@@ -384,7 +394,7 @@ def main():
         bucket=dict(type="str", required=True),
         prefix=dict(type="str", default=""),
         destination_key_id=dict(type="str", required=True),
-        source_key_ids=dict(type="list", elements="str", default=[]),
+        source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
         include_sse_s3=dict(type="bool", default=False),
         versions=dict(type="str", choices=["all", "current"], default="all"),
         method=dict(type="str", choices=list(METHODS), default="auto"),

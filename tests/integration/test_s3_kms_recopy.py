@@ -78,8 +78,8 @@ def test_versioned_bucket_moves_and_rerun_changes_nothing(playbook, s3, keys, me
         assert set(before) <= set(after) and len(after) == len(before) + 3
         assert all(after[version] == before[version] for version in before)
         assert result["rekeyed"] == 3 and result["reasons"]["skipped"] == {"noncurrent_copy": 6, "other_key": 1}
-        assert result["blocking"] == 9 and result["reasons"]["blocking"] == {"noncurrent_copy": 6,
-                                                                            "superseded_by_copy": 3}
+        assert result["blocking"] == 9
+        assert result["reasons"]["blocking"] == {"noncurrent_copy": 6, "superseded_by_copy": 3}
     assert after[("elsewhere", next(v for k, v in before if k == "elsewhere"))] == keys["other"]["Arn"]
     encryption = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert encryption["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == destination
@@ -102,9 +102,9 @@ def _sha256(s3, key, version_id=None):
 
 def _preserved_fields(s3, key):
     head = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
-    fields = {name: head.get(name) for name in ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition",
-                                                 "CacheControl", "Expires", "WebsiteRedirectLocation", "Metadata",
-                                                 "StorageClass", "ChecksumSHA256", "ContentLength")}
+    names = ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition", "CacheControl", "Expires",
+             "WebsiteRedirectLocation", "Metadata", "StorageClass", "ChecksumSHA256", "ContentLength")
+    fields = {name: head.get(name) for name in names}
     fields["tags"] = s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
     fields["grants"] = sorted(json.dumps(grant, sort_keys=True) for grant in s3.get_object_acl(Bucket=BUCKET, Key=key)["Grants"])
     fields["sha256"] = _sha256(s3, key)

@@ -38,8 +38,8 @@ Control routes (set-up inside the server process):
 import datetime
 import functools
 import threading
-import xml.etree.ElementTree as ElementTree
 from urllib.parse import parse_qs, unquote, urlparse
+from xml.etree import ElementTree
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kms.models import kms_backends
@@ -230,12 +230,12 @@ def _run_armed_writer(action, environ):
     """Fire a one-shot writer armed through the `s3_writer` control route."""
     bucket, key = _bucket_and_key(environ)
     with _writers_lock:
-        for writer in _writers:
-            if writer["action"] == action and writer["bucket"] == bucket and writer["key"] == key:
-                _writers.remove(writer)
-                break
-        else:
+        armed = [writer for writer in _writers
+                 if writer["action"] == action and writer["bucket"] == bucket and writer["key"] == key]
+        if not armed:
             return
+        writer = armed[0]
+        _writers.remove(writer)
     _s3_backend().put_object(bucket, key, writer["body"].encode())
 
 
