@@ -182,7 +182,6 @@ class BucketRecopy(object):
         self._destination = None
         self._sources = frozenset()
         self._backend = None
-        self._copy_supersedes = False
 
     # Set-up ----------------------------------------------------------------
 
