@@ -146,7 +146,7 @@ def test_locked_version_holds_retirement_back_until_forced(aws, playbook, tmp_pa
     s3.put_object(Bucket="locked-data", Key="held.txt", Body=b"held", ServerSideEncryption="aws:kms", SSEKMSKeyId=source,
                   ObjectLockLegalHoldStatus="ON")
     inventory = write_inventory(tmp_path / "inventory.yml", {"locked": {
-        "kms_rotation_source_key": source, "kms_rotation_s3_buckets": [{"bucket": "locked-data", "method": "copy"}]}})
+        "kms_rotation_source_key": source, "kms_rotation_s3_buckets": ["locked-data"]}})
 
     refused = rotate(playbook, inventory, tmp_path)
     assert refused.rc != 0, refused
