@@ -104,9 +104,23 @@ class SuccessorKey(object):
 
     # The work ---------------------------------------------------------------
 
+    def _predecessor(self, key):
+        """The source key ARN a successor was tagged with, or None for any other key."""
+        tags = self._kms.list_resource_tags(KeyId=key.key_id, aws_retry=True).get("Tags", [])
+        return next((tag["TagValue"] for tag in tags if tag.get("TagKey") == SOURCE_KEY_TAG), None)
+
+    def _resolve_source(self, source_key_id):
+        """The source key; an alias an earlier run already moved leads back to the key it replaced."""
+        source = self._keys.resolve(source_key_id)
+        if alias_name(source_key_id) == source_key_id or ":alias/" in source_key_id:
+            predecessor = self._predecessor(source)
+            if predecessor:
+                return self._keys.resolve(predecessor)
+        return source
+
     def ensure(self, source_key_id, destination_key_id=None, create=False, description=None, tags=None, policy=None,
                aliases=None):
-        source = self._keys.resolve(source_key_id)
+        source = self._resolve_source(source_key_id)
         if destination_key_id and create:
             raise RotationError("Both a destination key and create_key were given.", resource=destination_key_id,
                                 fix="either name an existing destination key or set create_key: true, not both.")

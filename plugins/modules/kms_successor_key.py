@@ -24,6 +24,9 @@ options:
   source_key_id:
     description:
       - The key being rotated away from, as key id, key ARN, alias name or alias ARN.
+      - An alias that an earlier run already moved to a successor this module created leads back to the key that
+        successor replaces (its C(kmsrotate:source-key-arn) tag), so a rerun naming the source by alias stays on the
+        same rotation.
     type: str
     required: true
   destination_key_id:

@@ -49,10 +49,11 @@ def test_creates_once_copies_policy_and_moves_aliases(kms):
     assert tags == {"team": "data", SOURCE_KEY_TAG: source["Arn"]}
     assert json.loads(kms.get_key_policy(KeyId=new_arn, PolicyName="default")["Policy"]) == json.loads(policy)
 
-    # The alias now names the successor, so the source is given by ARN, as the role does.
-    second = ensure_successor_key(kms, REGION, source["Arn"], create=True)
-    assert not second["changed"] and not second["created"]
-    assert second["destination_key_arn"] == new_arn
+    # The alias now names the successor; a rerun naming the source by that alias is led back to it.
+    for reference in (source["Arn"], "alias/app"):
+        again = ensure_successor_key(kms, REGION, reference, create=True)
+        assert not again["changed"] and not again["created"]
+        assert again["source_key"]["arn"] == source["Arn"] and again["destination_key_arn"] == new_arn
     assert len(kms.list_keys()["Keys"]) == 2
 
 
