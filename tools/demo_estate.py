@@ -130,8 +130,8 @@ def _prove_bucket(s3, estate, destination_arn):
     for (name, version), fingerprint in sorted(estate.object_versions.items()):
         answer = s3.get_object(Bucket=estate.bucket, Key=name, VersionId=version)
         if answer.get("SSEKMSKeyId") != destination_arn:
-            problems.append("s3://{0}/{1}?versionId={2} is under {3}".format(estate.bucket, name, version,
-                                                                         answer.get("SSEKMSKeyId")))
+            problems.append("s3://{0}/{1}?versionId={2} is under {3}".format(
+                estate.bucket, name, version, answer.get("SSEKMSKeyId")))
         if _sha256(answer["Body"].read()) != fingerprint:
             problems.append("s3://{0}/{1}?versionId={2} changed content".format(estate.bucket, name, version))
     return problems

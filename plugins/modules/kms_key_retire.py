@@ -17,7 +17,7 @@ description:
     verify phase found nothing left; use M(kmsrotate.aws.kms_key_usage_info) before calling it on your own.
   - Refuses AWS-managed and AWS-owned keys, which can never be disabled.
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   key_id:
     description:

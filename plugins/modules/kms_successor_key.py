@@ -19,7 +19,7 @@ description:
   - Fails before any change when the destination is the source, disabled, not a symmetric encryption key, or in
     another region.
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   source_key_id:
     description:

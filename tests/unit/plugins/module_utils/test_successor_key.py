@@ -105,7 +105,8 @@ def test_alias_of_a_third_key_is_not_stolen(kms):
 
 def test_two_tagged_successors_are_ambiguous(kms):
     source = make_key(kms)
-    for _ in range(2):
-        make_key(kms, Tags=[{"TagKey": SOURCE_KEY_TAG, "TagValue": source["Arn"]}])
+    tagged = [{"TagKey": SOURCE_KEY_TAG, "TagValue": source["Arn"]}]
+    make_key(kms, Tags=tagged)
+    make_key(kms, Tags=tagged)
     with pytest.raises(RotationError, match="2 keys are tagged"):
         ensure_successor_key(kms, REGION, source["Arn"], create=True)
