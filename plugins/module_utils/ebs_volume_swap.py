@@ -21,6 +21,7 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import
 from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SOURCE_VOLUME_TAG
 from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SWAP_TAG
 from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import tag_specification
+from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import tags_of
 from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import user_tags
 from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
 
@@ -58,10 +59,7 @@ class VolumeReplacer(object):
 
     def temporary_snapshots(self, volume_id, phase=None):
         snapshots = self._own("describe_snapshots", "Snapshots", volume_id)
-        if phase is None:
-            return snapshots
-        return [snapshot for snapshot in snapshots
-                if any(tag["Key"] == SNAPSHOT_PHASE_TAG and tag["Value"] == phase for tag in snapshot.get("Tags", []))]
+        return [snapshot for snapshot in snapshots if phase is None or _phase(snapshot) == phase]
 
     def replacements(self, volume_id):
         return self._own("describe_volumes", "Volumes", volume_id)
@@ -79,14 +77,15 @@ class VolumeReplacer(object):
         self.waits.wait("snapshot_completed", snapshot_id, SnapshotIds=[snapshot_id])
         return snapshot_id
 
-    def replacement(self, volume, snapshot_id):
-        """The available new volume under the destination key, created now unless an earlier run did."""
+    def replacement(self, volume):
+        """The new volume under the destination key, built from a final snapshot unless an earlier run built it."""
         existing = self.replacements(volume["VolumeId"])
         if existing and existing[0].get("Attachments"):
             return existing[0]["VolumeId"]  # attached by an interrupted run: past waiting for it
         if existing:
             new_volume_id = existing[0]["VolumeId"]
         else:
+            snapshot_id = self.snapshot(volume["VolumeId"], FINAL)
             params = dict(
                 AvailabilityZone=volume["AvailabilityZone"], SnapshotId=snapshot_id, Size=volume["Size"],
                 VolumeType=volume["VolumeType"], Encrypted=True, KmsKeyId=self.destination_arn,
@@ -109,26 +108,30 @@ class VolumeReplacer(object):
             for volume in self.replacements(volume_id):
                 if not volume.get("Attachments"):
                     self.ec2.delete_volume(VolumeId=volume["VolumeId"], aws_retry=True)
-        for phase in phases:
-            for snapshot in self.temporary_snapshots(volume_id, phase):
+        for snapshot in self.temporary_snapshots(volume_id):
+            if _phase(snapshot) in phases:
                 self.ec2.delete_snapshot(SnapshotId=snapshot["SnapshotId"], aws_retry=True)
 
-    def finish(self, volume_id, new_volume_id):
-        """After the new volume is in place (and verified): retire the source and the temporary snapshots."""
-        if self.delete_source:
-            self.ec2.delete_volume(VolumeId=volume_id, aws_retry=True)
-        else:
-            self.ec2.create_tags(Resources=[volume_id], Tags=[{"Key": REPLACED_BY_TAG, "Value": new_volume_id}],
-                                 aws_retry=True)
-            self.ec2.delete_tags(Resources=[volume_id], Tags=[{"Key": SWAP_TAG}], aws_retry=True)
+    def finish(self, volume_id, new_volume_id, swapped=False):
+        """After the new volume is in place (and verified): remove the temporary snapshots, then retire the source.
+
+        The source is marked last, so a run interrupted before that still
+        sees it as in progress, finds the replacement and finishes here.
+        """
         if not self.keep_temporary_snapshots:
             self.discard(volume_id, (LIVE, FINAL), replacements=False)
+        if self.delete_source:
+            self.ec2.delete_volume(VolumeId=volume_id, aws_retry=True)
+            return
+        if swapped:
+            self.ec2.delete_tags(Resources=[volume_id], Tags=[{"Key": SWAP_TAG}], aws_retry=True)
+        self.ec2.create_tags(Resources=[volume_id], Tags=[{"Key": REPLACED_BY_TAG, "Value": new_volume_id}],
+                             aws_retry=True)
 
     def migrate_unattached(self, plan):
         """Unattached volume: snapshot, new volume from it, retire the source."""
         outcome = VolumeOutcome(plan)
-        snapshot_id = self.snapshot(plan.volume_id, FINAL)
-        outcome.new_volume_id = self.replacement(plan.volume, snapshot_id)
+        outcome.new_volume_id = self.replacement(plan.volume)
         self.finish(plan.volume_id, outcome.new_volume_id)
         return [outcome]
 
@@ -170,7 +173,7 @@ class InstanceSwap(object):
             outcome.new_volume_id = self._new_volumes[outcome.plan.volume_id]
             outcome.instance_stopped = self._stopped_at is not None
             outcome.stopped_seconds = stopped_seconds
-            self.replacer.finish(outcome.plan.volume_id, outcome.new_volume_id)
+            self.replacer.finish(outcome.plan.volume_id, outcome.new_volume_id, swapped=True)
         return outcomes
 
     def _record(self):
@@ -196,8 +199,7 @@ class InstanceSwap(object):
         if pending:
             self._stop(pending, instance["State"]["Name"])
             for plan in pending:
-                snapshot_id = self.replacer.snapshot(plan.volume_id, FINAL)
-                self._new_volumes[plan.volume_id] = self.replacer.replacement(plan.volume, snapshot_id)
+                self._new_volumes[plan.volume_id] = self.replacer.replacement(plan.volume)
             attached = self._attached(self._instance())
             for plan in pending:
                 self._put_in_place(plan, attached, self._new_volumes[plan.volume_id], plan.volume_id)
@@ -296,6 +298,10 @@ class InstanceSwap(object):
                     "the source volumes were not deleted.".format(
                         ", ".join(plan.volume_id for plan in self.plans),
                         ", ".join(plan.swap.device for plan in self.plans)))
+
+
+def _phase(snapshot):
+    return tags_of(snapshot).get(SNAPSHOT_PHASE_TAG)
 
 
 def _describe(exc):

@@ -42,7 +42,7 @@ options:
     default: []
   filters:
     description:
-      - EC2 C(DescribeVolumes) filters selecting volumes to move, for example C({"tag:env": "prod"}).
+      - EC2 C(DescribeVolumes) filters selecting volumes to move, for example the key C(tag:env) with the value C(prod).
       - See U(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVolumes.html) for the filter names.
     type: dict
     default: {}
