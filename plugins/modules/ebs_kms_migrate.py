@@ -31,7 +31,7 @@ description:
   - The task fails when a volume or snapshot failed, after finishing all the others. The result then still lists
     what succeeded.
 author:
-  - kmsrotate.aws contributors
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   volume_ids:
     description:
@@ -413,7 +413,7 @@ def main():
         snapshot_ids=dict(type="list", elements="str", default=[]),
         snapshot_filters=dict(type="dict", default={}),
         destination_key_id=dict(type="str", required=True),
-        source_key_ids=dict(type="list", elements="str", default=[]),
+        source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
         allow_stop=dict(type="bool", default=False),
         source_volume=dict(type="str", choices=["keep", "delete"], default="keep"),
         source_snapshot=dict(type="str", choices=["keep", "delete"], default="keep"),

@@ -26,13 +26,14 @@ def _setup(endpoint, volumes, instances, snapshots):
     kms.create_alias(AliasName="alias/bench-new", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
     tags = [{"ResourceType": "volume", "Tags": [{"Key": "bench", "Value": "yes"}]}]
     loose = [ec2.create_volume(AvailabilityZone=AZ, Size=10, VolumeType="gp3", Encrypted=True, KmsKeyId=source,
-                               TagSpecifications=tags)["VolumeId"] for _ in range(volumes)]
-    for _ in range(instances):
+                               TagSpecifications=tags)["VolumeId"] for _index in range(volumes)]
+    for _index in range(instances):
         instance_id = ec2.run_instances(
             ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ},
             TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "bench", "Value": "yes"}]}],
-            BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8, "Encrypted": True, "KmsKeyId": source,
-                                                                      "DeleteOnTermination": True}}])["Instances"][0]["InstanceId"]
+            BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {
+                "VolumeSize": 8, "Encrypted": True, "KmsKeyId": source, "DeleteOnTermination": True}}],
+        )["Instances"][0]["InstanceId"]
         data_id = ec2.create_volume(AvailabilityZone=AZ, Size=10, VolumeType="gp3", Encrypted=True, KmsKeyId=source,
                                     TagSpecifications=tags)["VolumeId"]
         ec2.attach_volume(VolumeId=data_id, InstanceId=instance_id, Device="/dev/sdf")

@@ -50,9 +50,9 @@ class Estate(object):
         """A running (or stopped) instance with an encrypted root and a data volume, both DeleteOnTermination."""
         instance = self.ec2.run_instances(
             ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ},
-            BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8, "Encrypted": True,
-                                                                      "KmsKeyId": self.source["Arn"],
-                                                                      "DeleteOnTermination": True}}])["Instances"][0]
+            BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {
+                "VolumeSize": 8, "Encrypted": True, "KmsKeyId": self.source["Arn"], "DeleteOnTermination": True}}],
+        )["Instances"][0]
         instance_id = instance["InstanceId"]
         data_id = self.gp3_volume(env="prod", role="data")
         self.ec2.attach_volume(VolumeId=data_id, InstanceId=instance_id, Device="/dev/sdf")
@@ -208,7 +208,7 @@ def test_interruption_at_a_step_then_rerun_leaves_no_duplicates(playbook, aws, e
 
 def test_throttling_at_ten_percent_converges(playbook, aws, estate):
     instance_id, root_id, data_id = estate.instance_with_data_volume()
-    loose_ids = [estate.gp3_volume(batch="throttle") for _ in range(3)]
+    loose_ids = [estate.gp3_volume(batch="throttle") for _index in range(3)]
     snapshot_id = estate.ec2.create_snapshot(VolumeId=loose_ids[0])["SnapshotId"]
     aws.set_faults([{"kind": "throttle", "service": "ec2", "rate": 0.1}], seed=7)
     run = playbook.run(_task(volume_ids=[root_id, data_id], filters={"tag:batch": "throttle"},

@@ -83,8 +83,8 @@ def _instance(ec2, instance_id):
 def _run_instance(ec2, key_arn, stopped=False):
     instance = ec2.run_instances(
         ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ},
-        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8, "Encrypted": True,
-                                                                  "KmsKeyId": key_arn, "DeleteOnTermination": True}}],
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {
+            "VolumeSize": 8, "Encrypted": True, "KmsKeyId": key_arn, "DeleteOnTermination": True}}],
     )["Instances"][0]
     if stopped:
         ec2.stop_instances(InstanceIds=[instance["InstanceId"]])
