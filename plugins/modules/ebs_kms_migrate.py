@@ -123,8 +123,8 @@ notes:
     destination key holds their data. Disabling the source key makes them unreadable. Enabling it again makes them
     readable.
   - "API calls, measured on the local endpoint where every wait passes at its first poll: an unattached volume costs
-    12 EC2 requests (1 C(CreateSnapshot), 1 C(CreateVolume), 1 C(CreateTags), 1 C(DeleteSnapshot), the rest
-    look-ups of earlier work and waits). An instance with two volumes costs 59 (per volume 2 C(CreateSnapshot), 1
+    11 EC2 requests (1 C(CreateSnapshot), 1 C(CreateVolume), 1 C(CreateTags), 1 C(DeleteSnapshot), the rest
+    look-ups of earlier work and waits). An instance with two volumes costs 57 (per volume 2 C(CreateSnapshot), 1
     C(CreateVolume), 1 C(DetachVolume), 1 C(AttachVolume), 2 C(DeleteSnapshot), 2 C(CreateTags) and 1
     C(DeleteTags); per instance 1 C(StopInstances), 1 C(StartInstances), at most 1 C(ModifyInstanceAttribute) and 8
     C(DescribeInstances)). A snapshot costs 6 (1 C(CopySnapshot), 1 C(CreateTags)). Planning costs one describe call
