@@ -87,7 +87,7 @@ def main():
         ceiling = _ceiling(kms, files, new, args.concurrency)
         runner = playbook_runner(endpoint, work)
         (work / "one.key").write_bytes(files[0].read_bytes())
-        startup, _ = _module_run(runner, str(work / "one.key"), new, args.concurrency)
+        startup = _module_run(runner, str(work / "one.key"), new, args.concurrency)[0]
         module_seconds, result = _module_run(runner, str(blob_dir / "*.key"), new, args.concurrency)
         assert result["counts"]["rewrapped"] == args.blobs, result["counts"]
 

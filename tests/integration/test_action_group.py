@@ -10,4 +10,3 @@ def test_group_defaults_reach_amazon_aws_modules_through_extend_group(playbook, 
     assert run.rc == 0, run
     keys = run.result("List keys")["kms_keys"]
     assert [found["key_arn"] for found in keys] == [key["Arn"]]
-
