@@ -15,12 +15,17 @@ without decrypting it.
 
 import base64
 import binascii
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils import blob_files
 from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_code, error_message
 from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import run_bounded
 from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
 from ansible_collections.kmsrotate.aws.plugins.module_utils.keys import KeyResolver, require_encryption_destination
+
+# Files are written by their own small pool, so a slow disk (each write is
+# fsynced) never holds one of the `concurrency` KMS request slots.
+_FILE_WRITERS = 4
 
 REWRAPPED = "rewrapped"
 UNCHANGED = "unchanged"
@@ -99,16 +104,25 @@ class DataKeyRewrapper(object):
         files = blob_files.expand_paths(spec.paths)
 
         outcomes = {}
+        writes = {}
         new_inline = list(spec.ciphertext_blobs)
         items = inline + files
-        for item, outcome, error in run_bounded(items, lambda item: self._process(item, spec, destination.arn, sources),
-                                                self._limit):
-            if error is not None:
-                outcome = self._failure(item, error)
-            outcomes[id(item)] = outcome
-            new_blob = outcome.pop("_new_blob", None)
-            if isinstance(item, _InlineBlob) and new_blob is not None and not self._check_mode:
-                new_inline[item.index] = base64.b64encode(new_blob).decode("ascii")
+        with ThreadPoolExecutor(max_workers=_FILE_WRITERS) as writer:
+            for item, outcome, error in run_bounded(
+                    items, lambda item: self._process(item, spec, destination.arn, sources), self._limit):
+                if error is not None:
+                    outcome = self._failure(item, error)
+                outcomes[id(item)] = outcome
+                new_blob = outcome.pop("_new_blob", None)
+                blob_file = outcome.pop("_blob_file", None)
+                if new_blob is None or self._check_mode:
+                    continue
+                if blob_file is None:
+                    new_inline[item.index] = base64.b64encode(new_blob).decode("ascii")
+                else:
+                    writes[id(item)] = writer.submit(blob_files.replace_blob_file, blob_file, new_blob, spec.backup)
+        for item_id, write in writes.items():
+            self._finish_write(outcomes, item_id, write)
         results = [outcomes[id(item)] for item in items]
         if not self._check_mode:
             blob_files.sync_directories(outcome["path"] for outcome in results
@@ -140,14 +154,21 @@ class DataKeyRewrapper(object):
             outcome.update(action=SKIPPED, changed=False, destination_key_arn=source_arn,
                            reason="under a key not in source_key_ids")
             return outcome
-        outcome.update(action=REWRAPPED, changed=True, destination_key_arn=answer["KeyId"])
-        if isinstance(item, _InlineBlob):
-            outcome["_new_blob"] = answer["CiphertextBlob"]
-        elif not self._check_mode:
-            backup_path = blob_files.replace_blob_file(blob_file, answer["CiphertextBlob"], backup=spec.backup)
-            if backup_path:
-                outcome["backup_file"] = backup_path
+        outcome.update(action=REWRAPPED, changed=True, destination_key_arn=answer["KeyId"],
+                       _new_blob=answer["CiphertextBlob"])
+        if not isinstance(item, _InlineBlob):
+            outcome["_blob_file"] = blob_file
         return outcome
+
+    def _finish_write(self, outcomes, item_id, write):
+        outcome = outcomes[item_id]
+        try:
+            backup_path = write.result()
+        except (OSError, RuntimeError) as error:
+            outcomes[item_id] = self._failure(outcome["path"], error)
+            return
+        if backup_path:
+            outcome["backup_file"] = backup_path
 
     @staticmethod
     def _failure(item, error):

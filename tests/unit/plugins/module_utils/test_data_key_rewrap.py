@@ -159,3 +159,35 @@ def test_inline_blob_that_is_not_base64_names_its_index(kms, keys):
 def test_nothing_to_do_is_an_error(kms, keys):
     with pytest.raises(RotationError, match="Nothing to re-wrap"):
         _run(kms, destination_key_id=keys["new"]["KeyId"])
+
+
+def test_a_failed_write_fails_that_file_only(kms, keys, tmp_path, monkeypatch):
+    from ansible_collections.kmsrotate.aws.plugins.module_utils import blob_files
+
+    for name in ("a.key", "b.key"):
+        (tmp_path / name).write_bytes(_blob(kms, keys["old"]))
+    untouched = (tmp_path / "b.key").read_bytes()
+    real_replace = blob_files.replace_blob_file
+
+    def disk_full_for_b(blob_file, new_blob, backup=False):
+        if blob_file.path.endswith("b.key"):
+            raise OSError(28, "No space left on device")
+        return real_replace(blob_file, new_blob, backup)
+
+    monkeypatch.setattr(blob_files, "replace_blob_file", disk_full_for_b)
+    result = _run(kms, destination_key_id=keys["new"]["KeyId"], paths=[str(tmp_path / "*.key")])
+    assert result["counts"] == {"rewrapped": 1, "unchanged": 0, "skipped": 0, "failed": 1}
+    assert "No space left" in result["failures"][0]["reason"]
+    assert _key_of(kms, (tmp_path / "a.key").read_bytes()) == keys["new"]["Arn"]
+    assert (tmp_path / "b.key").read_bytes() == untouched
+
+
+def test_results_hold_only_plain_values(kms, keys, tmp_path):
+    import json
+
+    (tmp_path / "a.key").write_bytes(_blob(kms, keys["old"]))
+    inline = base64.b64encode(_blob(kms, keys["old"])).decode()
+    for check_mode in (True, False):
+        result = _run(kms, check_mode=check_mode, destination_key_id=keys["new"]["KeyId"],
+                      paths=[str(tmp_path / "a.key")], ciphertext_blobs=[inline])
+        json.dumps(result)
