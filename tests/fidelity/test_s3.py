@@ -252,3 +252,19 @@ def test_armed_writer_overwrites_just_before_the_request(aws, s3):
     assert s3.get_object(Bucket=BUCKET, Key="doc")["Body"].read() == b"new"
     assert s3.head_object(Bucket=BUCKET, Key="doc")["ETag"] == etag
     assert len(s3.list_object_versions(Bucket=BUCKET)["Versions"]) == 2
+
+
+def test_copy_of_an_object_under_object_lock_needs_no_body_checksum(aws, key_pair):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="locked-bucket", ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket="locked-bucket", Key="held", Body=b"evidence", ObjectLockLegalHoldStatus="ON",
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=key_pair[0]["KeyId"])
+    s3.copy_object(Bucket="locked-bucket", Key="held", CopySource={"Bucket": "locked-bucket", "Key": "held"},
+                   ServerSideEncryption="aws:kms", SSEKMSKeyId=key_pair[1]["Arn"], ObjectLockLegalHoldStatus="ON")
+    head = s3.head_object(Bucket="locked-bucket", Key="held")
+    assert head["SSEKMSKeyId"] == key_pair[1]["Arn"]
+    assert head["ObjectLockLegalHoldStatus"] == "ON"
+    keys_by_version = {version["VersionId"]: s3.head_object(Bucket="locked-bucket", Key="held",
+                                                            VersionId=version["VersionId"])["SSEKMSKeyId"]
+                       for version in s3.list_object_versions(Bucket="locked-bucket")["Versions"]}
+    assert sorted(keys_by_version.values()) == sorted([key_pair[0]["Arn"], key_pair[1]["Arn"]])

@@ -176,6 +176,23 @@ def test_locked_version_blocks_and_sse_c_is_reported(playbook, s3, keys):
     assert s3.head_object(Bucket=BUCKET, Key="held")["SSEKMSKeyId"] == keys["source"]["Arn"]
 
 
+def test_copy_of_a_legal_held_object_keeps_the_hold_and_blocks_on_the_old_version(playbook, s3, keys):
+    s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    held_version = _put(s3, "held", b"evidence", keys["source"]["KeyId"], ObjectLockLegalHoldStatus="ON")
+
+    run = playbook.run(tasks=_task(keys, method="copy"))
+    assert run.rc == 0, run
+    result = run.result("recopy")
+    assert result["rekeyed"] == 1
+    assert result["blocking"] == 1 and result["reasons"]["blocking"] == {"superseded_by_copy": 1}
+    current = s3.head_object(Bucket=BUCKET, Key="held")
+    assert current["SSEKMSKeyId"] == keys["destination"]["Arn"]
+    assert current["ObjectLockLegalHoldStatus"] == "ON"
+    assert s3.get_object(Bucket=BUCKET, Key="held")["Body"].read() == b"evidence"
+    old = s3.head_object(Bucket=BUCKET, Key="held", VersionId=held_version)
+    assert old["SSEKMSKeyId"] == keys["source"]["Arn"]
+
+
 def test_object_changed_during_copy_is_never_overwritten(playbook, aws, s3, keys):
     _bucket(s3)
     first = _put(s3, "hot", b"stale", keys["source"]["KeyId"])

@@ -28,6 +28,11 @@
 - SSE-C: an object written with a customer key cannot be read (HeadObject,
   GetObject, or as a copy source) without the customer key headers: 400, as
   S3 answers. moto ignores SSE-C entirely.
+- CopyObject carrying Object Lock settings (or into a bucket with default
+  retention) is accepted: S3 asks uploads with Object Lock settings for a
+  body checksum (Content-MD5 or x-amz-sdk-checksum-algorithm), but a copy
+  uploads no body and the CopyObject API has no member for either header.
+  moto applies the upload rule to copies, which no client could satisfy.
 
 Control routes (set-up inside the server process):
 - `s3_seed`: bulk-create objects without HTTP, for benchmarks and big tests.
@@ -45,6 +50,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kms.models import kms_backends
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
+from werkzeug.datastructures import Headers
 
 from ..faults import error_response
 from ..requests import buffered_body
@@ -331,6 +337,18 @@ def _patch_put_object(original):
     return put_object
 
 
+def _patch_key_response_put(original):
+    """Spare copies moto's upload-only Object Lock checksum rule (see the module docstring)."""
+    @functools.wraps(original)
+    def _key_response_put(self, query, key_name):
+        if "x-amz-copy-source" in self.headers and not self.headers.get("x-amz-sdk-checksum-algorithm"):
+            headers = Headers(self.headers)
+            headers["x-amz-sdk-checksum-algorithm"] = "not-applicable-to-a-copy"
+            self.headers = headers
+        return original(self, query, key_name)
+    return _key_response_put
+
+
 # Control routes --------------------------------------------------------------
 
 def _seed(method, payload):
@@ -378,6 +396,7 @@ def install():
     s3_models.FakeKey.response_dict = _patch_response_dict(s3_models.FakeKey.response_dict)
     s3_models.FakeKey.set_acl = _patch_set_acl(s3_models.FakeKey.set_acl)
     s3_responses.S3Response.put_object = _patch_put_object(s3_responses.S3Response.put_object)
+    s3_responses.S3Response._key_response_put = _patch_key_response_put(s3_responses.S3Response._key_response_put)
     s3_responses.S3Response.list_object_versions = _patch_list_object_versions(
         s3_responses.S3Response.list_object_versions)
     INTERCEPTORS.append(intercept)
