@@ -2,7 +2,6 @@
 
 import os
 import pathlib
-import resource
 import subprocess
 import sys
 import time
@@ -42,11 +41,6 @@ def run_cli(command, env):
     return subprocess.run(command, env=env, capture_output=True, check=True)
 
 
-def children_peak_rss_mb():
-    """Peak RSS of the largest child process that has ended (the module's python)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-
-
 def print_table(title, rows, columns):
     print("\n" + title)
     widths = [max(len(str(column)), *(len(str(row.get(column, ""))) for row in rows)) for column in columns]
@@ -55,5 +49,4 @@ def print_table(title, rows, columns):
         print("  ".join(str(row.get(column, "")).ljust(width) for column, width in zip(columns, widths)))
 
 
-__all__ = ["LocalEndpoint", "Stopwatch", "playbook_runner", "cli_env", "run_cli", "children_peak_rss_mb",
-           "print_table", "REPO"]
+__all__ = ["LocalEndpoint", "Stopwatch", "playbook_runner", "cli_env", "run_cli", "print_table", "REPO"]
