@@ -11,8 +11,11 @@ an S3-compatible endpoint happened to use.
 
 import threading
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_code
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, NOT_FOUND
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
 
 
 class KeyInfo(object):
@@ -24,9 +27,9 @@ class KeyInfo(object):
     def __init__(self, metadata):
         self.arn = metadata["Arn"]
         self.key_id = metadata["KeyId"]
-        parts = self.arn.split(":")
-        self.region = parts[3]
-        self.account = parts[4]
+        parsed = parse_aws_arn(self.arn)
+        self.region = parsed["region"]
+        self.account = parsed["account_id"]
         self.state = metadata.get("KeyState")
         self.key_spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec")
         self.key_usage = metadata.get("KeyUsage")
@@ -49,7 +52,8 @@ class KeyInfo(object):
 
 
 def is_key_arn(value):
-    return value.startswith("arn:") and ":key/" in value
+    parsed = parse_aws_arn(value) if value.startswith("arn:") else None
+    return bool(parsed) and parsed["service"] == "kms" and parsed["resource_type"] == "key"
 
 
 class KeyResolver(object):
@@ -70,12 +74,11 @@ class KeyResolver(object):
             return cached
         try:
             metadata = self._kms.describe_key(KeyId=key_ref, aws_retry=True)["KeyMetadata"]
-        except Exception as exc:  # botocore errors: decided by their code below
-            code = error_code(exc)
-            if code == "NotFoundException":
+        except ClientError as exc:
+            if is_error(exc, NOT_FOUND):
                 raise RotationError("KMS key not found.", resource=key_ref,
                                     fix="check the key id, ARN or alias and the region it lives in.")
-            if code in ("AccessDeniedException", "AccessDenied"):
+            if is_error(exc, ACCESS_DENIED):
                 raise RotationError("Access denied to DescribeKey.", resource=key_ref,
                                     fix="grant kms:DescribeKey on this key to the caller.")
             raise
@@ -111,3 +114,18 @@ def require_encryption_destination(info, purpose="destination"):
             "The {0} key is {1}/{2}; re-encryption needs a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key.".format(
                 purpose, info.key_spec, info.key_usage),
             resource=info.arn, fix="name a symmetric encryption key.")
+
+
+def resolve_rekey_keys(resolver, destination_key_id, source_key_ids):
+    """(destination KeyInfo, source key ARNs) of a job that moves data between keys, refused before any change.
+
+    An empty set of sources means every key but the destination.
+    """
+    destination = resolver.resolve(destination_key_id)
+    require_encryption_destination(destination)
+    sources = resolver.resolve_all(source_key_ids)
+    if destination.arn in sources:
+        raise RotationError("The destination key is also listed in source_key_ids: source and destination are the same key.",
+                            resource=destination.arn,
+                            fix="name the old key(s) in source_key_ids, the new one in destination_key_id.")
+    return destination, sources

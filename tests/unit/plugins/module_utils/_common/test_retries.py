@@ -6,7 +6,7 @@ from botocore.hooks import HierarchicalEmitter
 from botocore.exceptions import ClientError
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.kmsrotate.aws.plugins.module_utils import aws
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common import errors, retries
 
 
 def _error(code):
@@ -16,15 +16,15 @@ def _error(code):
 def test_codes_amazon_aws_misses_are_retried_and_others_are_not():
     for code in ("ThrottlingException", "SlowDown", "503"):
         assert not AWSRetry.found(code)
-        assert AWSRetry.found(code, aws.EXTRA_RETRY_CODES)
-    assert not AWSRetry.found("AccessDeniedException", aws.EXTRA_RETRY_CODES)
+        assert AWSRetry.found(code, retries.EXTRA_RETRY_CODES)
+    assert not AWSRetry.found("AccessDeniedException", retries.EXTRA_RETRY_CODES)
 
 
 def test_retry_decorator_retries_throttling_then_succeeds(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda seconds: None)
     calls = []
 
-    @aws.aws_retry
+    @retries.aws_retry
     def flaky():
         calls.append(1)
         if len(calls) < 3:
@@ -36,15 +36,15 @@ def test_retry_decorator_retries_throttling_then_succeeds(monkeypatch):
 
 
 def test_error_code_and_message():
-    assert aws.error_code(_error("DisabledException")) == "DisabledException"
-    assert aws.error_code(ValueError("x")) is None
-    assert aws.error_message(_error("DisabledException")) == "DisabledException: m"
+    assert errors.error_code(_error("DisabledException")) == "DisabledException"
+    assert errors.error_code(ValueError("x")) is None
+    assert errors.error_message(_error("DisabledException")) == "DisabledException: m"
 
 
 def test_throttle_watch_hears_only_throttling_responses():
     heard = []
     client = SimpleNamespace(meta=SimpleNamespace(events=HierarchicalEmitter()))
-    aws.ThrottleWatch(lambda: heard.append(1)).attach(client)
+    retries.ThrottleWatch(lambda: heard.append(1)).attach(client)
     events = client.meta.events
     for code in ("ThrottlingException", "SlowDown", "503", "DisabledException"):
         answers = events.emit("needs-retry.kms.ReEncrypt", response=(None, {"Error": {"Code": code}}), attempts=1)

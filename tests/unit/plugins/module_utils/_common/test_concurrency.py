@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit, run_bounded
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import AdaptiveLimit, run_bounded
 
 
 class FakeClock:
