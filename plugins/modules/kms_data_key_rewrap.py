@@ -27,29 +27,14 @@ description:
 author:
   - kmsrotate.aws maintainers (@kmsrotate)
 options:
-  destination_key_id:
-    description:
-      - The KMS key to re-wrap blobs under. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
-      - It is resolved once with C(DescribeKey). It must be C(Enabled), C(SYMMETRIC_DEFAULT) and C(ENCRYPT_DECRYPT).
-    type: str
-    required: true
-  source_key_ids:
-    description:
-      - Only blobs currently under one of these keys (any form of reference) are re-wrapped. Blobs under any other
-        key are reported as C(skipped) and left alone.
-      - When omitted, every blob not already under the destination key is re-wrapped.
-      - Naming the destination key here is an error.
-    type: list
-    elements: str
-    default: []
   paths:
     description:
       - Files or glob patterns (C(**) matches directories recursively). Each file holds one blob.
       - A plain path that does not exist, or a pattern that matches no file, fails the task before anything changes.
       - Symbolic links are followed, and the file they point to is replaced.
+      - At least one of O(paths) and O(ciphertext_blobs) is required.
     type: list
     elements: path
-    default: []
   format:
     description:
       - How blobs are stored in the files.
@@ -63,9 +48,9 @@ options:
     description:
       - Inline blobs as base64 strings, as KMS returns C(CiphertextBlob).
       - The result's RV(ciphertext_blobs) returns them in the same order, re-wrapped where they were re-wrapped.
+      - At least one of O(paths) and O(ciphertext_blobs) is required.
     type: list
     elements: str
-    default: []
   encryption_context:
     description:
       - The encryption context the blobs were encrypted with. It is needed to decrypt them inside KMS.
@@ -81,9 +66,6 @@ options:
     type: bool
     default: false
   concurrency:
-    description:
-      - Maximum KMS requests in flight. The module lowers it while KMS throttles.
-    type: int
     default: 16
 notes:
   - Permissions needed are C(kms:DescribeKey) on the destination, C(kms:ReEncryptFrom) on each source key and
@@ -91,6 +73,8 @@ notes:
   - A blob that is already under the destination key is not re-wrapped to change its encryption context.
   - Supports check mode and diff mode. The diff shows, per file, the key ARN before and after.
 extends_documentation_fragment:
+  - kmsrotate.aws.rekey
+  - kmsrotate.aws.concurrency
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -217,6 +201,42 @@ failures:
   sample:
     - path: /etc/myapp/keys/legacy.key
       reason: "the blob's key is disabled; enable it to re-wrap this blob (DisabledException: ...)"
+dependents:
+  description:
+    - What still depends on a source key after this task, in the vocabulary every data-moving module of this
+      collection returns (see M(kmsrotate.aws.kms_key_usage_info)).
+    - In check mode, each blob a run would re-wrap is C(to_move). In both modes, each blob that failed is C(unknown)
+      (its key could not be learnt, or it could not be written). Blobs left as they were (C(unchanged),
+      C(skipped)) and, in a real run, blobs re-wrapped are not listed.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    resource:
+      description: The file, or C(ciphertext_blobs[<index>]) for an inline blob.
+      type: str
+    service:
+      description: C(data_key_files) for a file, C(ciphertext_blobs) for an inline blob.
+      type: str
+    kind:
+      description: C(to_move) or C(unknown).
+      type: str
+    reason:
+      description: Why it still depends on the key, or why it failed.
+      type: str
+    key_arn:
+      description: The key the blob is under (C(to_move)); null when it is not known (C(unknown)).
+      type: str
+    count:
+      description: How many blobs the entry stands for, always 1.
+      type: int
+  sample:
+    - resource: /etc/myapp/keys/orders.key
+      service: data_key_files
+      kind: to_move
+      reason: still under this key; a run re-wraps it
+      key_arn: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+      count: 1
 ciphertext_blobs:
   description: The inline blobs in the order given, re-wrapped where they were re-wrapped (unchanged in check mode).
   returned: when O(ciphertext_blobs) was given
@@ -250,41 +270,26 @@ throttling:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import ThrottleWatch, connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.blob_files import FORMATS
-from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
-from ansible_collections.kmsrotate.aws.plugins.module_utils.data_key_rewrap import DataKeyRewrapper, RewrapSpec
-from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.blob_files import FORMATS
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.data_key_rewrap import DataKeyRewrap
 
 
 def main():
     argument_spec = dict(
         destination_key_id=dict(type="str", required=True),
         source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
-        paths=dict(type="list", elements="path", default=[]),
+        paths=dict(type="list", elements="path"),
         format=dict(type="str", choices=list(FORMATS), default="auto"),
-        ciphertext_blobs=dict(type="list", elements="str", default=[]),
+        ciphertext_blobs=dict(type="list", elements="str"),
         encryption_context=dict(type="dict", default={}),
         destination_encryption_context=dict(type="dict"),
         backup=dict(type="bool", default=False),
         concurrency=dict(type="int", default=16),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    limit = AdaptiveLimit(params["concurrency"])
-    kms = connect(module, "kms", concurrency=params["concurrency"], throttle_watch=ThrottleWatch(limit.on_throttle))
-    spec = RewrapSpec(
-        destination_key_id=params["destination_key_id"],
-        source_key_ids=params["source_key_ids"],
-        paths=params["paths"],
-        ciphertext_blobs=params["ciphertext_blobs"],
-        blob_format=params["format"],
-        encryption_context=params["encryption_context"],
-        destination_encryption_context=params["destination_encryption_context"],
-        backup=params["backup"],
-    )
-    rewrapper = DataKeyRewrapper(kms, limit, check_mode=module.check_mode, diff=module._diff)
-    run_module(module, lambda: rewrapper.run(spec))
+    module = AnsibleAWSModule(argument_spec=argument_spec, required_one_of=[("paths", "ciphertext_blobs")],
+                              supports_check_mode=True)
+    run_module(module, DataKeyRewrap)
 
 
 if __name__ == "__main__":

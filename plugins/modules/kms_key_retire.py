@@ -19,11 +19,6 @@ description:
 author:
   - kmsrotate.aws maintainers (@kmsrotate)
 options:
-  key_id:
-    description:
-      - The key to retire, as key id, key ARN, alias name or alias ARN.
-    type: str
-    required: true
   state:
     description:
       - C(disabled) or C(pending_deletion).
@@ -39,6 +34,7 @@ notes:
   - Supports check mode and diff (the key state before and after).
   - A scheduled deletion is never cancelled by this module; RV(cancel_deletion) says how to cancel it.
 extends_documentation_fragment:
+  - kmsrotate.aws.key
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -97,9 +93,8 @@ msg:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.key_retirement import STATES, retire_key
-from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_retire import STATES, KeyRetire
 
 
 def main():
@@ -109,10 +104,7 @@ def main():
         pending_window_days=dict(type="int", default=30),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    run_module(module, lambda: retire_key(
-        connect(module, "kms"), params["key_id"], state=params["state"],
-        pending_window_days=params["pending_window_days"], check_mode=module.check_mode))
+    run_module(module, KeyRetire)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,6 @@ description:
 author:
   - kmsrotate.aws maintainers (@kmsrotate)
 options:
-  key_id:
-    description:
-      - The key. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
-    type: str
-    required: true
   enable_automatic_rotation:
     description:
       - V(true) enables automatic rotation of the key material. V(false) disables it.
@@ -60,6 +55,7 @@ notes:
     rotations before and after.
   - To find what still uses a key before retiring it, see M(kmsrotate.aws.kms_key_usage_info).
 extends_documentation_fragment:
+  - kmsrotate.aws.key
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -224,10 +220,8 @@ actions:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.key_strategy import manage_key_rotation
-from ansible_collections.kmsrotate.aws.plugins.module_utils.keys import KeyResolver
-from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_rotation import KeyRotation
 
 
 def main():
@@ -239,21 +233,7 @@ def main():
         on_demand_min_age_days=dict(type="int"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    kms = connect(module, "kms")
-
-    def operation():
-        result = manage_key_rotation(
-            kms, KeyResolver(kms), params["key_id"], check_mode=module.check_mode,
-            enable_automatic_rotation=params["enable_automatic_rotation"],
-            rotation_period_days=params["rotation_period_days"],
-            rotate_on_demand=params["rotate_on_demand"],
-            on_demand_min_age_days=params["on_demand_min_age_days"])
-        if not module._diff:
-            result.pop("diff")
-        return result
-
-    run_module(module, operation)
+    run_module(module, KeyRotation)
 
 
 if __name__ == "__main__":

@@ -162,9 +162,8 @@ aliases:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
-from ansible_collections.kmsrotate.aws.plugins.module_utils.successor_key import ensure_successor_key
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.successor_key import SuccessorKey
 
 
 def main():
@@ -180,18 +179,7 @@ def main():
     # destination_key_id versus create_key is checked by the engine: a role
     # passes create_key=false explicitly, which mutually_exclusive would refuse.
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    run_module(module, lambda: ensure_successor_key(
-        connect(module, "kms"), module.region,
-        params["source_key_id"],
-        destination_key_id=params["destination_key_id"],
-        create=params["create_key"],
-        description=params["description"],
-        tags=params["tags"],
-        policy=params["policy"],
-        aliases=params["aliases"],
-        check_mode=module.check_mode,
-    ))
+    run_module(module, SuccessorKey)
 
 
 if __name__ == "__main__":

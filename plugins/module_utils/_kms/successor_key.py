@@ -2,7 +2,7 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Find or create the key that replaces a source key, and move aliases to it.
+"""The engine of kms_successor_key: find or create the key that replaces a source key, and move aliases to it.
 
 The successor is found again on every run by a tag naming the source key's
 ARN, so an interrupted or repeated rotation never creates a second key.
@@ -13,61 +13,60 @@ before any stored data is moved.
 
 import json
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import aws_retry, error_code
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils.keys import KeyResolver, require_encryption_destination
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.arn import arn_region
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, NOT_FOUND
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import AWS_ALIAS_PREFIX, alias_name, list_aliases
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, require_encryption_destination
 
 SOURCE_KEY_TAG = "kmsrotate:source-key-arn"
-AWS_ALIAS_PREFIX = "alias/aws/"
 # Keys in these states can never again be a rotation's destination.
 _DEAD_STATES = ("PendingDeletion", "PendingReplicaDeletion")
 
 
-def alias_name(name):
-    """An alias reference as KMS names it: `alias/<name>` (an alias ARN gives its name)."""
-    if name.startswith("arn:"):
-        name = name.split(":", 5)[5]
-    return name if name.startswith("alias/") else "alias/" + name
+class SuccessorKeySpec(Spec):
+    """kms_successor_key's options. aliases None means every alias of the source key; [] means none."""
+
+    FIELDS = {
+        "source_key_id": None,
+        "destination_key_id": None,
+        "create_key": False,
+        "description": None,
+        "tags": None,
+        "policy": None,
+        "aliases": None,
+    }
 
 
-def arn_region(reference):
-    """The region an ARN names, or None for an id or an alias name."""
-    if reference.startswith("arn:"):
-        return reference.split(":")[3]
-    return None
-
-
-@aws_retry
-def _full_listing(client, operation):
-    """Every page of a KMS listing, merged; the whole listing retries on throttling."""
-    return client.get_paginator(operation).paginate().build_full_result()
-
-
-class SuccessorKey(object):
+class SuccessorKey(Engine):
     """One source key, its successor (existing or to create) and the aliases to move."""
 
-    def __init__(self, kms, region, check_mode=False):
-        self._kms = kms
-        self._region = region
-        self._check_mode = check_mode
-        self._keys = KeyResolver(kms)
+    SPEC = SuccessorKeySpec
+
+    def __init__(self, clients, limit):
+        super().__init__(clients, limit)
+        # Set by run(), for the one run in progress (key answers are not kept from one run to the next).
+        self._kms = None
+        self._keys = None
 
     # Look-ups ---------------------------------------------------------------
 
     def _aliases(self):
         """{alias name: target key id} for every alias of the account in this region."""
-        listing = _full_listing(self._kms, "list_aliases")
-        return dict((alias["AliasName"], alias.get("TargetKeyId")) for alias in listing.get("Aliases", []))
+        return dict((alias["AliasName"], alias.get("TargetKeyId")) for alias in list_aliases(self._kms))
 
     def _tagged_successors(self, source_arn):
         """Keys tagged as successors of source_arn that can still be used."""
         found = []
-        for key in _full_listing(self._kms, "list_keys").get("Keys", []):
+        for key in items(self._kms, "list_keys", "Keys"):
             try:
                 tags = self._kms.list_resource_tags(KeyId=key["KeyId"], aws_retry=True).get("Tags", [])
-            except Exception as exc:  # botocore errors: a key we may not read is not ours
-                if error_code(exc) in ("AccessDeniedException", "NotFoundException"):
-                    continue
+            except ClientError as exc:
+                if is_error(exc, ACCESS_DENIED, NOT_FOUND):
+                    continue  # a key we may not read, or one deleted since the listing, is not ours
                 raise
             if any(tag.get("TagKey") == SOURCE_KEY_TAG and tag.get("TagValue") == source_arn for tag in tags):
                 info = self._keys.resolve(key["KeyArn"])
@@ -97,9 +96,10 @@ class SuccessorKey(object):
 
     def _resolve_destination(self, destination_key_id):
         region = arn_region(destination_key_id)
-        if region and region != self._region:
-            raise RotationError("The destination key is in {0}, not in {1} where the rotation runs.".format(region, self._region),
-                                resource=destination_key_id, fix="name a destination key in {0}.".format(self._region))
+        here = self.clients.region
+        if region and region != here:
+            raise RotationError("The destination key is in {0}, not in {1} where the rotation runs.".format(region, here),
+                                resource=destination_key_id, fix="name a destination key in {0}.".format(here))
         return self._keys.resolve(destination_key_id)
 
     # The work ---------------------------------------------------------------
@@ -118,15 +118,18 @@ class SuccessorKey(object):
                 return self._keys.resolve(predecessor)
         return source
 
-    def ensure(self, source_key_id, destination_key_id=None, create=False, description=None, tags=None, policy=None,
-               aliases=None):
-        source = self._resolve_source(source_key_id)
-        if destination_key_id and create:
-            raise RotationError("Both a destination key and create_key were given.", resource=destination_key_id,
+    def run(self, spec, check_mode=False):
+        self._kms = self.clients("kms")
+        self._keys = KeyResolver(self._kms)
+        source = self._resolve_source(spec.source_key_id)
+        # Checked here, not with mutually_exclusive: the rotation role passes create_key=false
+        # explicitly next to a destination_key_id, which mutually_exclusive would refuse.
+        if spec.destination_key_id and spec.create_key:
+            raise RotationError("Both a destination key and create_key were given.", resource=spec.destination_key_id,
                                 fix="either name an existing destination key or set create_key: true, not both.")
-        if destination_key_id:
-            destination = self._resolve_destination(destination_key_id)
-        elif create:
+        if spec.destination_key_id:
+            destination = self._resolve_destination(spec.destination_key_id)
+        elif spec.create_key:
             destination = self._find_successor(source)
         else:
             raise RotationError("No destination key: neither destination_key_id nor create_key was given.",
@@ -135,13 +138,13 @@ class SuccessorKey(object):
             self._check_destination(source, destination)
 
         # Aliases are checked before a key is created, so a refused alias leaves nothing behind.
-        planned_aliases = self._planned_aliases(source, destination, aliases, self._aliases())
+        planned_aliases = self._planned_aliases(source, destination, spec.aliases, self._aliases())
         created = destination is None
-        if created and not self._check_mode:
-            destination = self._create(source, description, tags, policy)
-        alias_changes = self._move_aliases(source, destination, planned_aliases)
+        if created and not check_mode:
+            destination = self._create(source, spec.description, spec.tags, spec.policy)
+        alias_changes = self._move_aliases(source, destination, planned_aliases, check_mode)
 
-        result = {
+        values = {
             "changed": created or any(change["changed"] for change in alias_changes),
             "created": created,
             "source_key": source.as_dict(),
@@ -149,8 +152,7 @@ class SuccessorKey(object):
             "destination_key_arn": destination.arn if destination else None,
             "aliases": alias_changes,
         }
-        result["diff"] = self._diff(destination, created, alias_changes)
-        return result
+        return Result(values, diff=self._diff(destination, created, alias_changes))
 
     def _find_successor(self, source):
         successors = self._tagged_successors(source.arn)
@@ -198,12 +200,12 @@ class SuccessorKey(object):
             planned.append((name, target))
         return planned
 
-    def _move_aliases(self, source, destination, planned_aliases):
+    def _move_aliases(self, source, destination, planned_aliases, check_mode):
         new_key = destination.arn if destination else "(key to be created)"
         changes = []
         for name, target in planned_aliases:
             changed = destination is None or target != destination.key_id
-            if changed and not self._check_mode:
+            if changed and not check_mode:
                 if target is None:
                     self._kms.create_alias(AliasName=name, TargetKeyId=destination.key_id, aws_retry=True)
                 else:
@@ -221,11 +223,3 @@ class SuccessorKey(object):
             "before": {"destination_key": None if created else after_key, "aliases": aliases_before},
             "after": {"destination_key": after_key, "aliases": aliases_after},
         }
-
-
-def ensure_successor_key(kms, region, source_key_id, destination_key_id=None, create=False, description=None,
-                         tags=None, policy=None, aliases=None, check_mode=False):
-    """Result dict of one find-or-create and alias move (see kms_successor_key's RETURN)."""
-    return SuccessorKey(kms, region, check_mode=check_mode).ensure(
-        source_key_id, destination_key_id=destination_key_id, create=create, description=description, tags=tags,
-        policy=policy, aliases=aliases)

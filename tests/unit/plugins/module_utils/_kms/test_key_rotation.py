@@ -1,12 +1,13 @@
-"""key_strategy: the rotation strategy of every key type, and the rotation actions, on moto in-process."""
+"""key_rotation: the rotation strategy of every key type, and the rotation actions, on moto in-process."""
 
 import datetime
 
 import pytest
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils import key_strategy
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils.keys import KeyResolver
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms import key_rotation
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_rotation import KeyRotation, KeyRotationSpec
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver
 from local_endpoint.fidelity.kms_rotation import import_new_key_material
 
 
@@ -16,11 +17,17 @@ def kms(aws_client):
 
 
 def _describe(kms, key_ref):
-    return key_strategy.describe_key_rotation(kms, KeyResolver(kms), key_ref)
+    return key_rotation.describe_key_rotation(kms, KeyResolver(kms), key_ref)
 
 
-def _manage(kms, key_ref, **wanted):
-    return key_strategy.manage_key_rotation(kms, KeyResolver(kms), key_ref, **wanted)
+@pytest.fixture
+def run(make_clients):
+    """Run the engine as the module would: the values, with the diff under `diff` as --diff returns it."""
+    def run(key_ref, check_mode=False, connect=None, **wanted):
+        clients, limit = make_clients(connect=connect)
+        result = KeyRotation(clients, limit).run(KeyRotationSpec(key_id=key_ref, **wanted), check_mode=check_mode)
+        return result.for_module(diff_wanted=True)
+    return run
 
 
 @pytest.mark.parametrize("create, strategy, words", [
@@ -86,45 +93,45 @@ def test_strategy_of_keys_moto_cannot_create(overrides, words):
              "primary_key_arn": None, "pending_key_material": False, "rotation_enabled": False,
              "rotation_period_days": None}
     facts.update(overrides)
-    strategy, reason = key_strategy.choose_strategy(facts)
+    strategy, reason = key_rotation.choose_strategy(facts)
     assert strategy == ("automatic" if "REPLICA" in overrides.values() else "rekey")
     assert words in reason
 
 
-def test_enable_automatic_rotation_with_period_is_idempotent(kms):
+def test_enable_automatic_rotation_with_period_is_idempotent(run, kms):
     key = kms.create_key()["KeyMetadata"]
-    first = _manage(kms, key["KeyId"], enable_automatic_rotation=True, rotation_period_days=180)
+    first = run(key["KeyId"], enable_automatic_rotation=True, rotation_period_days=180)
     assert first["changed"] is True
     assert first["actions"] == ["enable_automatic_rotation"]
     assert first["rotation_enabled"] is True
     assert first["rotation_period_days"] == 180
     assert first["diff"]["before"]["rotation_enabled"] is False
     assert "nothing to do" in first["strategy_reason"]
-    second = _manage(kms, key["KeyId"], enable_automatic_rotation=True, rotation_period_days=180)
+    second = run(key["KeyId"], enable_automatic_rotation=True, rotation_period_days=180)
     assert second["changed"] is False
     assert second["actions"] == []
 
 
-def test_changing_the_period_is_a_change(kms):
+def test_changing_the_period_is_a_change(run, kms):
     key = kms.create_key()["KeyMetadata"]
-    _manage(kms, key["KeyId"], enable_automatic_rotation=True)
-    changed = _manage(kms, key["KeyId"], enable_automatic_rotation=True, rotation_period_days=730)
+    run(key["KeyId"], enable_automatic_rotation=True)
+    changed = run(key["KeyId"], enable_automatic_rotation=True, rotation_period_days=730)
     assert changed["changed"] is True
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["RotationPeriodInDays"] == 730
 
 
-def test_disable_automatic_rotation(kms):
+def test_disable_automatic_rotation(run, kms):
     key = kms.create_key()["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"])
-    assert _manage(kms, key["KeyId"], enable_automatic_rotation=False)["changed"] is True
+    assert run(key["KeyId"], enable_automatic_rotation=False)["changed"] is True
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is False
-    assert _manage(kms, key["KeyId"], enable_automatic_rotation=False)["changed"] is False
+    assert run(key["KeyId"], enable_automatic_rotation=False)["changed"] is False
 
 
-def test_check_mode_predicts_and_changes_nothing(kms):
+def test_check_mode_predicts_and_changes_nothing(run, kms):
     key = kms.create_key()["KeyMetadata"]
-    result = _manage(kms, key["KeyId"], check_mode=True, enable_automatic_rotation=True, rotation_period_days=90,
-                     rotate_on_demand=True)
+    result = run(key["KeyId"], check_mode=True, enable_automatic_rotation=True, rotation_period_days=90,
+                 rotate_on_demand=True)
     assert result["changed"] is True
     assert result["actions"] == ["enable_automatic_rotation", "rotate_on_demand"]
     assert result["rotation_period_days"] == 90
@@ -133,22 +140,22 @@ def test_check_mode_predicts_and_changes_nothing(kms):
     assert kms.list_key_rotations(KeyId=key["KeyId"])["Rotations"] == []
 
 
-def test_rotate_on_demand_and_min_age(kms):
+def test_rotate_on_demand_and_min_age(run, kms):
     key = kms.create_key()["KeyMetadata"]
-    first = _manage(kms, key["KeyId"], rotate_on_demand=True, on_demand_min_age_days=30)
+    first = run(key["KeyId"], rotate_on_demand=True, on_demand_min_age_days=30)
     assert first["changed"] is False, "a key created now is younger than 30 days"
-    rotated = _manage(kms, key["KeyId"], rotate_on_demand=True)
+    rotated = run(key["KeyId"], rotate_on_demand=True)
     assert rotated["changed"] is True
     assert [rotation["rotation_type"] for rotation in rotated["rotations"]] == ["ON_DEMAND"]
     assert rotated["last_rotation_date"] == rotated["rotations"][0]["rotation_date"]
-    again = _manage(kms, key["KeyId"], rotate_on_demand=True, on_demand_min_age_days=1)
+    again = run(key["KeyId"], rotate_on_demand=True, on_demand_min_age_days=1)
     assert again["changed"] is False
 
 
 def test_material_age_counts_from_last_rotation():
     now = datetime.datetime(2025, 1, 31, tzinfo=datetime.timezone.utc)
     facts = {"last_rotation_date": "2025-01-01T00:00:00+00:00", "creation_date": "2020-01-01T00:00:00+00:00"}
-    assert key_strategy._material_age_days(facts, now) == 30  # pylint: disable=protected-access
+    assert key_rotation._material_age_days(facts, now) == 30  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize("create, wanted, words", [
@@ -157,49 +164,53 @@ def test_material_age_counts_from_last_rotation():
     ({"Origin": "EXTERNAL"}, {"enable_automatic_rotation": True}, "imported key material"),
     ({"Origin": "EXTERNAL"}, {"rotate_on_demand": True}, "no new material is pending"),
 ], ids=["asymmetric", "hmac", "imported-automatic", "imported-on-demand"])
-def test_actions_refused_with_reason(kms, create, wanted, words):
+def test_actions_refused_with_reason(run, kms, create, wanted, words):
     key = kms.create_key(**create)["KeyMetadata"]
     with pytest.raises(RotationError) as excinfo:
-        _manage(kms, key["KeyId"], **wanted)
+        run(key["KeyId"], **wanted)
     assert words in str(excinfo.value)
     assert excinfo.value.resource == key["Arn"]
     assert excinfo.value.fix
 
 
-def test_aws_managed_key_refused(kms):
+def test_aws_managed_key_refused(run):
     with pytest.raises(RotationError) as excinfo:
-        _manage(kms, "alias/aws/ebs", rotate_on_demand=True)
+        run("alias/aws/ebs", rotate_on_demand=True)
     assert "AWS managed" in str(excinfo.value)
 
 
-def test_pending_deletion_refused(kms):
+def test_pending_deletion_refused(run, kms):
     key = kms.create_key()["KeyMetadata"]
     kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
     with pytest.raises(RotationError) as excinfo:
-        _manage(kms, key["KeyId"], enable_automatic_rotation=True)
+        run(key["KeyId"], enable_automatic_rotation=True)
     assert "pending deletion" in str(excinfo.value)
     assert "cancel-key-deletion" in excinfo.value.fix
 
 
-def test_replica_refused_naming_primary(aws_client):
-    import boto3
-    from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-    from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import aws_retry
-
+def test_replica_refused_naming_primary(run, aws_client):
     primary = aws_client("kms").create_key(MultiRegion=True)["KeyMetadata"]
     aws_client("kms").replicate_key(KeyId=primary["KeyId"], ReplicaRegion="eu-west-1")
-    replica_kms = RetryingBotoClientWrapper(boto3.client("kms", region_name="eu-west-1"), aws_retry)
+
+    def in_the_replica_region(service, region, config):
+        return aws_client(service, region or "eu-west-1", config)
+
     with pytest.raises(RotationError) as excinfo:
-        _manage(replica_kms, primary["KeyId"], rotate_on_demand=True)
+        run(primary["KeyId"], connect=in_the_replica_region, rotate_on_demand=True)
     assert primary["Arn"] in str(excinfo.value)
 
 
 @pytest.mark.parametrize("wanted", [{"rotation_period_days": 180},
                                     {"enable_automatic_rotation": True, "rotation_period_days": 89},
                                     {"enable_automatic_rotation": True, "rotation_period_days": 2561}])
-def test_bad_period_refused_before_any_call(kms, wanted):
+def test_bad_period_refused_before_any_call(run, kms, wanted):
     key = kms.create_key()["KeyMetadata"]
     with pytest.raises(RotationError) as excinfo:
-        _manage(kms, key["KeyId"], **wanted)
+        run(key["KeyId"], **wanted)
     assert "rotation_period_days" in str(excinfo.value)
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is False
+
+
+def test_period_outside_what_kms_accepts_names_the_range():
+    with pytest.raises(RotationError, match="rotation_period_days is 89; KMS accepts 90 to 2560"):
+        KeyRotationSpec(key_id="alias/app", enable_automatic_rotation=True, rotation_period_days=89)

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils import blob_files
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms import blob_files
 
 RAW = bytes(range(256)) * 2
 

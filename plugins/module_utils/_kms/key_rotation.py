@@ -2,7 +2,7 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""How a KMS key can rotate, and the in-place rotation actions KMS offers.
+"""The engine of kms_key_rotation: how a KMS key can rotate, and the in-place rotation actions KMS offers.
 
 Who manages a key and where its material comes from decide the rotation:
 - symmetric keys with KMS-made material rotate automatically (same key id, no
@@ -13,20 +13,28 @@ Who manages a key and where its material comes from decide the rotation:
   external) never rotate in place: a new key and re-encryption is the way;
 - AWS-managed keys rotate every year by themselves and can never be
   disabled: taking control means re-keying the data to a customer key.
+
+describe_key_rotation() is also how the kms_rotation inventory plugin reads
+each key.
 """
 
 import datetime
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_code
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dates import iso_date, plain
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, UNSUPPORTED
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import list_aliases
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver
 
 AUTOMATIC = "automatic"
 ON_DEMAND = "on_demand"
 REKEY = "rekey"
 NONE = "none"
-STRATEGIES = (AUTOMATIC, ON_DEMAND, REKEY, NONE)
 
 MIN_ROTATION_PERIOD_DAYS = 90
 MAX_ROTATION_PERIOD_DAYS = 2560
@@ -34,17 +42,17 @@ CUSTOM_KEY_STORE_ORIGINS = ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE")
 _ROLE = "the kmsrotate.aws.rotation role (new key, re-encrypt the data, then retire this one)"
 
 
-def iso_date(value):
-    return value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value
+class KeyRotationSpec(Spec):
+    """kms_key_rotation's options: the key, and the rotation wanted (None leaves it as it is)."""
 
-
-def _plain(value):
-    """Dates as ISO 8601 strings, recursively, so results serialise."""
-    if isinstance(value, dict):
-        return dict((name, _plain(item)) for name, item in value.items())
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return iso_date(value)
+    FIELDS = {
+        "key_id": None,
+        "enable_automatic_rotation": None,
+        "rotation_period_days": None,
+        "rotate_on_demand": False,
+        "on_demand_min_age_days": None,
+    }
+    RANGES = {"rotation_period_days": (MIN_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS, "KMS")}
 
 
 def _cannot_rotate_in_place(facts):
@@ -89,11 +97,11 @@ def choose_strategy(facts):
 def _rotation_status(kms, facts):
     try:
         return kms.get_key_rotation_status(KeyId=facts["key_arn"], aws_retry=True)
-    except Exception as exc:  # botocore errors: decided by their code
-        if error_code(exc) == "UnsupportedOperationException":
+    except ClientError as exc:
+        if is_error(exc, UNSUPPORTED):
             # Keys KMS cannot rotate (asymmetric, HMAC, custom key store).
             return {"KeyRotationEnabled": False}
-        if error_code(exc) in ("AccessDeniedException", "AccessDenied"):
+        if is_error(exc, ACCESS_DENIED):
             raise RotationError("Access denied to GetKeyRotationStatus.", resource=facts["key_arn"],
                                 fix="grant kms:GetKeyRotationStatus on this key to the caller.")
         raise
@@ -103,32 +111,26 @@ def _rotations(kms, facts):
     """Completed rotations (oldest first) and whether new imported material waits."""
     if facts["key_manager"] != "CUSTOMER" or _cannot_rotate_in_place(facts):
         return [], False
-    paginator = kms.get_paginator("list_key_rotations")
     params = {"KeyId": facts["key_arn"]}
     if facts["origin"] == "EXTERNAL":
         params["IncludeKeyMaterial"] = "ALL_KEY_MATERIAL"
     completed = []
     pending = False
     try:
-        for page in paginator.paginate(**params):
-            for entry in page.get("Rotations", []):
-                if entry.get("KeyMaterialState") == "PENDING_ROTATION":
-                    pending = True
-                elif entry.get("RotationDate"):
-                    completed.append(_plain(camel_dict_to_snake_dict(entry)))
-    except Exception as exc:  # botocore errors: decided by their code
-        if error_code(exc) != "UnsupportedOperationException":
+        for entry in items(kms, "list_key_rotations", "Rotations", **params):
+            if entry.get("KeyMaterialState") == "PENDING_ROTATION":
+                pending = True
+            elif entry.get("RotationDate"):
+                completed.append(plain(camel_dict_to_snake_dict(entry)))
+    except ClientError as exc:
+        if not is_error(exc, UNSUPPORTED):
             raise
     completed.sort(key=lambda rotation: str(rotation.get("rotation_date")))
     return completed, pending
 
 
 def _aliases(kms, key_arn):
-    paginator = kms.get_paginator("list_aliases")
-    names = []
-    for page in paginator.paginate(KeyId=key_arn):
-        names.extend(alias["AliasName"] for alias in page.get("Aliases", []))
-    return sorted(names)
+    return sorted(alias["AliasName"] for alias in list_aliases(kms, key_arn))
 
 
 def describe_key_rotation(kms, resolver, key_ref):
@@ -208,33 +210,31 @@ def _material_age_days(facts, now):
     return (now - when).total_seconds() / 86400.0
 
 
-def plan_rotation_changes(facts, enable_automatic_rotation=None, rotation_period_days=None,
-                          rotate_on_demand=False, on_demand_min_age_days=None, now=None):
-    """The KMS calls needed to reach the wanted state: a list of (action, params)."""
-    if rotation_period_days is not None:
-        if enable_automatic_rotation is not True:
-            raise RotationError("rotation_period_days needs enable_automatic_rotation: true.", resource=facts["key_arn"],
-                                fix="set enable_automatic_rotation: true or drop rotation_period_days.")
-        if not MIN_ROTATION_PERIOD_DAYS <= rotation_period_days <= MAX_ROTATION_PERIOD_DAYS:
-            raise RotationError("rotation_period_days must be between {0} and {1}, not {2}.".format(
-                MIN_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS, rotation_period_days), resource=facts["key_arn"],
-                fix="choose a period in that range.")
+def plan_rotation_changes(facts, spec, now=None):
+    """The KMS calls needed to reach the state a KeyRotationSpec wants: a list of (action, params)."""
+    period = spec.rotation_period_days
+    # A relation between values that an argument spec cannot say: required_by would only ask that
+    # enable_automatic_rotation be given, not that it be true.
+    if period is not None and spec.enable_automatic_rotation is not True:
+        raise RotationError("rotation_period_days needs enable_automatic_rotation: true.", resource=facts["key_arn"],
+                            fix="set enable_automatic_rotation: true or drop rotation_period_days.")
     actions = []
-    if enable_automatic_rotation is True:
-        wrong_period = rotation_period_days is not None and rotation_period_days != facts["rotation_period_days"]
+    if spec.enable_automatic_rotation is True:
+        wrong_period = period is not None and period != facts["rotation_period_days"]
         if not facts["rotation_enabled"] or wrong_period:
             require_rotatable(facts, "enable automatic rotation", automatic=True)
             params = {"KeyId": facts["key_arn"]}
-            if rotation_period_days is not None:
-                params["RotationPeriodInDays"] = rotation_period_days
+            if period is not None:
+                params["RotationPeriodInDays"] = period
             actions.append(("enable_automatic_rotation", params))
-    elif enable_automatic_rotation is False and facts["rotation_enabled"]:
+    elif spec.enable_automatic_rotation is False and facts["rotation_enabled"]:
         require_rotatable(facts, "disable automatic rotation", automatic=True)
         actions.append(("disable_automatic_rotation", {"KeyId": facts["key_arn"]}))
-    if rotate_on_demand:
+    if spec.rotate_on_demand:
         require_rotatable(facts, "rotate on demand", automatic=False)
         age = _material_age_days(facts, now or datetime.datetime.now(datetime.timezone.utc))
-        recent = on_demand_min_age_days is not None and age is not None and age < on_demand_min_age_days
+        min_age = spec.on_demand_min_age_days
+        recent = min_age is not None and age is not None and age < min_age
         if not facts["on_demand_rotation_start_date"] and not recent:
             actions.append(("rotate_on_demand", {"KeyId": facts["key_arn"]}))
     return actions
@@ -270,21 +270,26 @@ def _predicted(facts, actions):
     return after
 
 
-def manage_key_rotation(kms, resolver, key_ref, check_mode=False, **wanted):
-    """Bring the key's rotation to the wanted state; the module's whole job.
+class KeyRotation(Engine):
+    """Bring the key's rotation to the state the spec wants; kms_key_rotation's whole job.
 
-    `wanted` holds plan_rotation_changes's keyword options. Returns the result
-    dict: the key's facts after the run, `changed`, `actions` and a `diff`.
+    The values are the key's facts after the run (predicted, in check mode),
+    `changed` and `actions`; the diff is the rotation before and after.
     """
-    before = describe_key_rotation(kms, resolver, key_ref)
-    actions = plan_rotation_changes(before, **wanted)
-    if check_mode or not actions:
-        after = _predicted(before, actions)
-    else:
-        for action, params in actions:
-            getattr(kms, _KMS_CALLS[action])(aws_retry=True, **params)
-        after = describe_key_rotation(kms, resolver, before["key_arn"])
-    result = dict(after)
-    result.update(changed=bool(actions), actions=[action for action, _params in actions],
-                  diff={"before": _diff_view(before), "after": _diff_view(after)})
-    return result
+
+    SPEC = KeyRotationSpec
+
+    def run(self, spec, check_mode=False):
+        kms = self.clients("kms")
+        resolver = KeyResolver(kms)
+        before = describe_key_rotation(kms, resolver, spec.key_id)
+        actions = plan_rotation_changes(before, spec)
+        if check_mode or not actions:
+            after = _predicted(before, actions)
+        else:
+            for action, params in actions:
+                getattr(kms, _KMS_CALLS[action])(aws_retry=True, **params)
+            after = describe_key_rotation(kms, resolver, before["key_arn"])
+        values = dict(after)
+        values.update(changed=bool(actions), actions=[action for action, _params in actions])
+        return Result(values, diff={"before": _diff_view(before), "after": _diff_view(after)})

@@ -2,7 +2,7 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Files that each hold one KMS ciphertext blob: find, read, and replace safely.
+"""Files that each hold one KMS ciphertext blob, for kms_data_key_rewrap: find, read, and replace safely.
 
 A file is written back in the format it was read in (raw bytes, or base64
 text keeping its trailing newline), through a temporary file in the same
@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
 
 FORMATS = ("auto", "base64", "binary")
 

@@ -2,7 +2,7 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Re-wrap stored KMS ciphertext blobs (envelope data keys) under a new key.
+"""The engine of kms_data_key_rewrap: re-wrap stored KMS ciphertext blobs (envelope data keys) under a new key.
 
 Only kms:ReEncrypt is used, so plaintext key material never leaves KMS. One
 ReEncrypt per blob both re-wraps it and tells which key it was under
@@ -10,18 +10,20 @@ ReEncrypt per blob both re-wraps it and tells which key it was under
 blob already under the destination, or under a key outside source_key_ids,
 stays byte-for-byte as it was. That one call is also what check mode makes:
 ReEncrypt changes nothing in AWS, and it is the only way to learn a blob's key
-without decrypting it.
+without decrypting it, which is also why kms_key_usage_info's finder of data
+key files runs this engine in check mode.
 """
 
 import base64
 import binascii
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils import blob_files
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_code, error_message
-from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import run_bounded
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils.keys import KeyResolver, require_encryption_destination
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import run_bounded
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import TO_MOVE, UNKNOWN, dependent
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_code, error_message
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms import blob_files
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, resolve_rekey_keys
 
 # Files are written by their own small pool, so a slow disk (each write is
 # fsynced) never holds one of the `concurrency` KMS request slots.
@@ -32,7 +34,8 @@ UNCHANGED = "unchanged"
 SKIPPED = "skipped"
 FAILED = "failed"
 
-# What a KMS error means for one blob, in words a user can act on.
+# What KMS's answer means for one blob, in words a user can act on: one message per
+# code, finer than the error kinds (a disabled key and one pending deletion need different fixes).
 _BLOB_ERRORS = {
     "InvalidCiphertextException": "KMS rejected the blob: it is not a KMS ciphertext blob, or encryption_context does "
                                   "not match the context it was encrypted with",
@@ -45,22 +48,29 @@ _BLOB_ERRORS = {
     "IncorrectKeyException": "the blob is not under the expected key",
 }
 
+# Where a dependent blob lives, in kms_key_usage_info's service names.
+_FILES_SERVICE = "data_key_files"
+_INLINE_SERVICE = "ciphertext_blobs"
 
-class RewrapSpec(object):
-    """What to re-wrap and how: the module's options as plain values."""
 
-    def __init__(self, destination_key_id, source_key_ids=None, paths=None, ciphertext_blobs=None,
-                 blob_format="auto", encryption_context=None, destination_encryption_context=None,
-                 backup=False):
-        self.destination_key_id = destination_key_id
-        self.source_key_ids = source_key_ids or []
-        self.paths = paths or []
-        self.ciphertext_blobs = ciphertext_blobs or []
-        self.blob_format = blob_format
-        self.encryption_context = encryption_context or {}
-        self.destination_encryption_context = (self.encryption_context if destination_encryption_context is None
-                                               else destination_encryption_context)
-        self.backup = backup
+class RewrapSpec(Spec):
+    """What to re-wrap and how: kms_data_key_rewrap's options.
+
+    destination_encryption_context None means the same context as encryption_context.
+    """
+
+    FIELDS = {
+        "destination_key_id": None,
+        "source_key_ids": [],
+        "paths": [],
+        "format": "auto",
+        "ciphertext_blobs": [],
+        "encryption_context": {},
+        "destination_encryption_context": None,
+        "backup": False,
+        "concurrency": 16,
+    }
+    RANGES = {"concurrency": (1, None)}
 
 
 class _InlineBlob(object):
@@ -82,24 +92,13 @@ def _decode_inline(index, text):
     return _InlineBlob(index, blob)
 
 
-class DataKeyRewrapper(object):
-    def __init__(self, kms, limit, check_mode=False, diff=False):
-        self._kms = kms
-        self._limit = limit
-        self._check_mode = check_mode
-        self._diff = diff
-        self._keys = KeyResolver(kms)
+class DataKeyRewrap(Engine):
+    SPEC = RewrapSpec
 
-    def run(self, spec):
-        if not spec.paths and not spec.ciphertext_blobs:
-            raise RotationError("Nothing to re-wrap.", fix="give paths and/or ciphertext_blobs.")
-        destination = self._keys.resolve(spec.destination_key_id)
-        require_encryption_destination(destination)
-        sources = self._keys.resolve_all(spec.source_key_ids)
-        if destination.arn in sources:
-            raise RotationError("source_key_ids includes the destination key; source and destination are the same key.",
-                                resource=destination.arn, fix="name the old key(s) in source_key_ids, the new one "
-                                                              "in destination_key_id.")
+    def run(self, spec, check_mode=False):
+        kms = self.clients("kms")
+        keys = KeyResolver(kms)
+        destination, sources = resolve_rekey_keys(keys, spec.destination_key_id, spec.source_key_ids)
         inline = [_decode_inline(index, text) for index, text in enumerate(spec.ciphertext_blobs)]
         files = blob_files.expand_paths(spec.paths)
 
@@ -109,13 +108,13 @@ class DataKeyRewrapper(object):
         items = inline + files
         with ThreadPoolExecutor(max_workers=_FILE_WRITERS) as writer:
             for item, outcome, error in run_bounded(
-                    items, lambda item: self._process(item, spec, destination.arn, sources), self._limit):
+                    items, lambda item: self._process(kms, item, spec, destination.arn, sources), self.limit):
                 if error is not None:
                     outcome = self._failure(item, error)
                 outcomes[id(item)] = outcome
                 new_blob = outcome.pop("_new_blob", None)
                 blob_file = outcome.pop("_blob_file", None)
-                if new_blob is None or self._check_mode:
+                if new_blob is None or check_mode:
                     continue
                 if blob_file is None:
                     new_inline[item.index] = base64.b64encode(new_blob).decode("ascii")
@@ -124,25 +123,28 @@ class DataKeyRewrapper(object):
         for item_id, write in writes.items():
             self._finish_write(outcomes, item_id, write)
         results = [outcomes[id(item)] for item in items]
-        if not self._check_mode:
+        if not check_mode:
             blob_files.sync_directories(outcome["path"] for outcome in results
                                         if outcome["changed"] and "path" in outcome)
-        return self._summary(results, destination, spec, new_inline)
+        return self._summary(results, destination, spec, new_inline, check_mode)
 
-    def _process(self, item, spec, destination_arn, sources):
+    @staticmethod
+    def _process(kms, item, spec, destination_arn, sources):
         if isinstance(item, _InlineBlob):
             outcome = {"index": item.index}
             blob = item.blob
         else:
             outcome = {"path": item}
-            blob_file = blob_files.read_blob_file(item, spec.blob_format)
+            blob_file = blob_files.read_blob_file(item, spec.format)
             outcome["format"] = blob_file.blob_format
             blob = blob_file.blob
-        answer = self._kms.re_encrypt(
+        destination_context = (spec.encryption_context if spec.destination_encryption_context is None
+                               else spec.destination_encryption_context)
+        answer = kms.re_encrypt(
             CiphertextBlob=blob,
             SourceEncryptionContext=spec.encryption_context,
             DestinationKeyId=destination_arn,
-            DestinationEncryptionContext=spec.destination_encryption_context,
+            DestinationEncryptionContext=destination_context,
             aws_retry=True,
         )
         source_arn = answer["SourceKeyId"]
@@ -186,13 +188,13 @@ class DataKeyRewrapper(object):
         outcome.update(action=FAILED, changed=False, reason=reason)
         return outcome
 
-    def _summary(self, results, destination, spec, new_inline):
+    def _summary(self, results, destination, spec, new_inline, check_mode):
         counts = dict((action, 0) for action in (REWRAPPED, UNCHANGED, SKIPPED, FAILED))
         for outcome in results:
             counts[outcome["action"]] += 1
         failures = [dict((name, outcome[name]) for name in ("path", "index", "reason") if name in outcome)
                     for outcome in results if outcome["action"] == FAILED]
-        result = {
+        values = {
             "changed": counts[REWRAPPED] > 0,
             "counts": counts,
             "rewrapped": counts[REWRAPPED],
@@ -202,19 +204,36 @@ class DataKeyRewrapper(object):
             "failures": failures,
             "destination_key_arn": destination.arn,
             "destination_key_id": destination.key_id,
-            "throttling": self._limit.report(),
+            "throttling": self.limit.report(),
+            "dependents": _dependents(results, check_mode),
         }
-        if self._diff:
-            result["diff"] = [_file_diff(outcome) for outcome in results if outcome["changed"] and "path" in outcome]
         if spec.ciphertext_blobs:
-            result["ciphertext_blobs"] = new_inline
+            values["ciphertext_blobs"] = new_inline
+        failure = None
         if failures:
             succeeded = len(results) - len(failures)
-            result["failed_reason"] = "{0} of {1} blobs failed ({2} succeeded); see failures: {3}".format(
+            failure = "{0} of {1} blobs failed ({2} succeeded); see failures: {3}".format(
                 len(failures), len(results), succeeded,
                 "; ".join("{0}: {1}".format(f.get("path", "ciphertext_blobs[{0}]".format(f.get("index"))), f["reason"])
                           for f in failures[:5]))
-        return result
+        diff = [_file_diff(outcome) for outcome in results if outcome["changed"] and "path" in outcome]
+        return Result(values, diff=diff, failure=failure)
+
+
+def _dependents(results, check_mode):
+    """What still depends on a source key: blobs a run would re-wrap (check mode), and every blob that failed."""
+    entries = []
+    for outcome in results:
+        if "path" in outcome:
+            resource, service = outcome["path"], _FILES_SERVICE
+        else:
+            resource, service = "ciphertext_blobs[{0}]".format(outcome["index"]), _INLINE_SERVICE
+        if outcome["action"] == REWRAPPED and check_mode:
+            entries.append(dependent(resource, service, TO_MOVE, "still under this key; a run re-wraps it",
+                                     key_arn=outcome["source_key_arn"]))
+        elif outcome["action"] == FAILED:
+            entries.append(dependent(resource, service, UNKNOWN, outcome["reason"]))
+    return entries
 
 
 def _file_diff(outcome):

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils.successor_key import SOURCE_KEY_TAG, alias_name, ensure_successor_key
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import alias_name
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.successor_key import SOURCE_KEY_TAG, SuccessorKey
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.successor_key import SuccessorKeySpec
 
 REGION = "us-east-1"
 
@@ -22,6 +24,18 @@ def make_key(kms, alias=None, **kwargs):
     return metadata
 
 
+@pytest.fixture
+def run(make_clients):
+    """Run the engine as the module would (in REGION): the values, with the diff under `diff` as --diff returns it."""
+    def run(source_key_id, check_mode=False, **options):
+        clients, limit = make_clients()
+        assert clients.region == REGION
+        result = SuccessorKey(clients, limit).run(SuccessorKeySpec(source_key_id=source_key_id, **options),
+                                                  check_mode=check_mode)
+        return result.for_module(diff_wanted=True)
+    return run
+
+
 def alias_target(kms, name):
     return dict((a["AliasName"], a.get("TargetKeyId")) for a in kms.list_aliases()["Aliases"]).get(name)
 
@@ -32,14 +46,14 @@ def test_alias_name_accepts_every_form():
     assert alias_name("arn:aws:kms:us-east-1:123456789012:alias/app") == "alias/app"
 
 
-def test_creates_once_copies_policy_and_moves_aliases(kms):
+def test_creates_once_copies_policy_and_moves_aliases(run, kms):
     policy = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
          "Action": "kms:*", "Resource": "*"}]})
     source = make_key(kms, alias="alias/app", Policy=policy)
     kms.create_alias(AliasName="alias/app-legacy", TargetKeyId=source["KeyId"])
 
-    first = ensure_successor_key(kms, REGION, "alias/app", create=True, tags={"team": "data"})
+    first = run("alias/app", create_key=True, tags={"team": "data"})
     assert first["changed"] and first["created"]
     new_arn = first["destination_key_arn"]
     assert [change["alias_name"] for change in first["aliases"]] == ["alias/app", "alias/app-legacy"]
@@ -51,15 +65,15 @@ def test_creates_once_copies_policy_and_moves_aliases(kms):
 
     # The alias now names the successor; a rerun naming the source by that alias is led back to it.
     for reference in (source["Arn"], "alias/app"):
-        again = ensure_successor_key(kms, REGION, reference, create=True)
+        again = run(reference, create_key=True)
         assert not again["changed"] and not again["created"]
         assert again["source_key"]["arn"] == source["Arn"] and again["destination_key_arn"] == new_arn
     assert len(kms.list_keys()["Keys"]) == 2
 
 
-def test_check_mode_plans_without_creating(kms):
+def test_check_mode_plans_without_creating(run, kms):
     source = make_key(kms, alias="alias/app")
-    result = ensure_successor_key(kms, REGION, source["Arn"], create=True, check_mode=True)
+    result = run(source["Arn"], create_key=True, check_mode=True)
     assert result["changed"] and result["created"] and result["destination_key_arn"] is None
     assert result["aliases"] == [{"alias_name": "alias/app", "before": source["Arn"], "after": "(key to be created)",
                                   "changed": True}]
@@ -67,22 +81,22 @@ def test_check_mode_plans_without_creating(kms):
     assert alias_target(kms, "alias/app") == source["KeyId"]
 
 
-def test_existing_destination_and_explicit_aliases(kms):
+def test_existing_destination_and_explicit_aliases(run, kms):
     source = make_key(kms, alias="alias/app")
     destination = make_key(kms)
-    result = ensure_successor_key(kms, REGION, source["Arn"], destination_key_id=destination["Arn"],
-                                  aliases=["app", "app-new"])
+    result = run(source["Arn"], destination_key_id=destination["Arn"],
+                 aliases=["app", "app-new"])
     assert [(c["alias_name"], c["before"], c["changed"]) for c in result["aliases"]] == [
         ("alias/app", source["Arn"], True), ("alias/app-new", None, True)]
     assert alias_target(kms, "alias/app-new") == destination["KeyId"]
-    again = ensure_successor_key(kms, REGION, source["Arn"], destination_key_id=destination["Arn"],
-                                 aliases=["app", "app-new"])
+    again = run(source["Arn"], destination_key_id=destination["Arn"],
+                aliases=["app", "app-new"])
     assert not again["changed"]
     assert [c["before"] for c in again["aliases"]] == [destination["Arn"], destination["Arn"]]
 
 
 @pytest.mark.parametrize("problem", ["same", "disabled", "asymmetric", "other_region", "both", "neither"])
-def test_bad_destination_is_refused_before_any_change(kms, problem):
+def test_bad_destination_is_refused_before_any_change(run, kms, problem):
     source = make_key(kms, alias="alias/app")
     other = make_key(kms, KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY") if problem == "asymmetric" else make_key(kms)
     if problem == "disabled":
@@ -90,23 +104,23 @@ def test_bad_destination_is_refused_before_any_change(kms, problem):
     destination = {"same": source["Arn"], "other_region": other["Arn"].replace(REGION, "eu-west-1"),
                    "neither": None}.get(problem, other["Arn"])
     with pytest.raises(RotationError) as raised:
-        ensure_successor_key(kms, REGION, source["Arn"], destination_key_id=destination, create=problem == "both")
+        run(source["Arn"], destination_key_id=destination, create_key=problem == "both")
     assert raised.value.fix
     assert alias_target(kms, "alias/app") == source["KeyId"]
 
 
-def test_alias_of_a_third_key_is_not_stolen(kms):
+def test_alias_of_a_third_key_is_not_stolen(run, kms):
     source = make_key(kms)
     make_key(kms, alias="alias/other")
     with pytest.raises(RotationError, match="neither the source nor the destination"):
-        ensure_successor_key(kms, REGION, source["Arn"], create=True, aliases=["alias/other"])
+        run(source["Arn"], create_key=True, aliases=["alias/other"])
     assert len(kms.list_keys()["Keys"]) == 2
 
 
-def test_two_tagged_successors_are_ambiguous(kms):
+def test_two_tagged_successors_are_ambiguous(run, kms):
     source = make_key(kms)
     tagged = [{"TagKey": SOURCE_KEY_TAG, "TagValue": source["Arn"]}]
     make_key(kms, Tags=tagged)
     make_key(kms, Tags=tagged)
     with pytest.raises(RotationError, match="2 keys are tagged"):
-        ensure_successor_key(kms, REGION, source["Arn"], create=True)
+        run(source["Arn"], create_key=True)
