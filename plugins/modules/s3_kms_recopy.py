@@ -55,22 +55,6 @@ options:
       - Only objects whose key starts with this prefix are looked at.
     type: str
     default: ""
-  destination_key_id:
-    description:
-      - The KMS key to move objects to. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
-      - It is resolved to the key ARN (which C(UpdateObjectEncryption) requires) with C(DescribeKey), and must be
-        C(Enabled), C(SYMMETRIC_DEFAULT) and C(ENCRYPT_DECRYPT).
-    type: str
-    required: true
-  source_key_ids:
-    description:
-      - Only objects under one of these keys (any form of reference) move. Objects under any other key are reported
-        as skipped with reason C(other_key) and left alone.
-      - When omitted, every SSE-KMS object not already under the destination key moves.
-      - Naming the destination key here is an error.
-    type: list
-    elements: str
-    default: []
   include_sse_s3:
     description:
       - Also move objects encrypted with SSE-S3 (C(AES256)) to the key. They do not depend on a KMS key, so they never
@@ -105,9 +89,6 @@ options:
       - When omitted, each object keeps its own setting and the bucket default keeps its own.
     type: bool
   concurrency:
-    description:
-      - Maximum object versions in flight. The module lowers it while S3 throttles.
-    type: int
     default: 32
   multipart_threshold:
     description:
@@ -153,6 +134,8 @@ notes:
     left.
   - Supports check mode and diff mode. The diff shows the bucket default encryption before and after.
 extends_documentation_fragment:
+  - kmsrotate.aws.rekey
+  - kmsrotate.aws.concurrency
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -236,13 +219,23 @@ method_probe:
   returned: always
   type: str
   sample: "UpdateObjectEncryption answered NoSuchKey for the probe key .kmsrotate-probe-5f0c...: supported"
-kms_key_id:
+destination_key_arn:
   description: The destination key ARN.
   returned: always
   type: str
   sample: arn:aws:kms:us-east-1:111122223333:key/9772c95e-c9c5-43fb-bfcd-f8c4678f9e49
-source_kms_key_ids:
+kms_key_id:
+  description: Deprecated alias of RV(destination_key_arn), kept for existing playbooks.
+  returned: always
+  type: str
+  sample: arn:aws:kms:us-east-1:111122223333:key/9772c95e-c9c5-43fb-bfcd-f8c4678f9e49
+source_key_arns:
   description: The resolved ARNs of O(source_key_ids) (empty when every key but the destination is a source).
+  returned: always
+  type: list
+  elements: str
+source_kms_key_ids:
+  description: Deprecated alias of RV(source_key_arns), kept for existing playbooks.
   returned: always
   type: list
   elements: str
@@ -319,6 +312,54 @@ reasons:
       description: Failed versions per reason.
       type: dict
   sample: {"skipped": {"sse_c": 1, "locked": 1}, "blocking": {"locked": 1}, "failed": {}}
+dependents:
+  description:
+    - What in the bucket still depends on a KMS key after the task, grouped per kind, reason and key (one entry
+      stands for C(count) object versions, never one entry per version).
+    - C(blocking) and C(unknown) entries are what RV(counts.blocking) counts; their counts add up to it. C(unknown)
+      holds versions whose encryption could not be read or whose request failed for an unknown cause
+      (C(access_denied), C(head_failed), C(internal_error)), so their key is not known.
+    - In check mode, C(to_move) entries hold the versions a run would re-key, and the bucket default encryption a
+      run would point at the destination key.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    resource:
+      description: The bucket, as C(s3://<bucket>).
+      type: str
+    service:
+      description: Always C(s3).
+      type: str
+    kind:
+      description: C(to_move), C(blocking) or C(unknown).
+      type: str
+    code:
+      description: The reason, as in RV(reasons) (C(locked), C(superseded_by_copy), C(bucket_default), ...), or
+        C(rekeyed) for a planned re-key.
+      type: str
+    reason:
+      description: The reason in words, with what to do about it.
+      type: str
+    key_arn:
+      description: The key the versions (or the bucket default) are under; null where it is not known.
+      type: str
+    count:
+      description: How many object versions (or 1 for the bucket default) the entry stands for.
+      type: int
+    examples:
+      description: Up to five of those versions, as C(key) or C(key?versionId=...).
+      type: list
+      elements: str
+  sample:
+    - resource: s3://billing-archive
+      service: s3
+      kind: blocking
+      code: locked
+      reason: "2 object versions under Object Lock (retention or legal hold) cannot be re-keyed until the lock ends"
+      key_arn: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+      count: 2
+      examples: ["legal/2019.pdf?versionId=3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", "legal/2020.pdf?versionId=null"]
 bytes_copied:
   description: Bytes S3 copied (zero with the update method).
   returned: always
@@ -351,7 +392,10 @@ objects_per_second:
   returned: always
   type: float
 objects:
-  description: The first O(sample_size) per-version results (all of them are in O(report_file)).
+  description:
+    - The first O(sample_size) per-version results (all of them are in O(report_file)).
+    - C(source_key_arn) is the key the version was under; C(from_kms_key_id) is its deprecated alias, kept for
+      existing playbooks.
   returned: always
   type: list
   elements: dict
@@ -361,6 +405,7 @@ objects:
       is_latest: true
       action: rekeyed
       reason: null
+      source_key_arn: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
       from_kms_key_id: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
       blocking: false
       bytes_copied: 0
@@ -376,17 +421,8 @@ check_mode:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import ThrottleWatch, connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
-from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
-from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_recopy import RecopyRequest, RequestCounter, recopy_bucket
-from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_rekey_backends import METHODS, MIN_PART_SIZE
-
-
-def _with_diff(result):
-    result["diff"] = {"before": {"bucket_default_encryption": result["bucket_default"]["before"]},
-                      "after": {"bucket_default_encryption": result["bucket_default"]["after"]}}
-    return result
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.recopy import BucketRecopy
 
 
 def main():
@@ -397,7 +433,7 @@ def main():
         source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
         include_sse_s3=dict(type="bool", default=False),
         versions=dict(type="str", choices=["all", "current"], default="all"),
-        method=dict(type="str", choices=list(METHODS), default="auto"),
+        method=dict(type="str", choices=["auto", "update", "copy"], default="auto"),
         update_bucket_default=dict(type="bool", default=True),
         bucket_key_enabled=dict(type="bool"),
         concurrency=dict(type="int", default=32),
@@ -407,27 +443,7 @@ def main():
         sample_size=dict(type="int", default=100),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    if params["multipart_chunksize"] < MIN_PART_SIZE:
-        module.fail_json(msg="multipart_chunksize must be at least {0} bytes (5 MiB), S3's smallest part.".format(
-            MIN_PART_SIZE))
-    if params["concurrency"] < 1:
-        module.fail_json(msg="concurrency must be at least 1.")
-    limit = AdaptiveLimit(params["concurrency"])
-    counter = RequestCounter(limit)
-    s3 = connect(module, "s3", concurrency=params["concurrency"], throttle_watch=ThrottleWatch(counter.on_throttle))
-    kms = connect(module, "kms", concurrency=params["concurrency"], throttle_watch=ThrottleWatch(counter.on_throttle))
-    request = RecopyRequest(
-        bucket=params["bucket"], prefix=params["prefix"], destination_key_id=params["destination_key_id"],
-        source_key_ids=params["source_key_ids"], include_sse_s3=params["include_sse_s3"], versions=params["versions"],
-        method=params["method"], update_bucket_default=params["update_bucket_default"],
-        bucket_key_enabled=params["bucket_key_enabled"],
-        multipart_threshold=params["multipart_threshold"], multipart_chunksize=params["multipart_chunksize"],
-        report_file=params["report_file"], sample_size=params["sample_size"], check_mode=module.check_mode)
-    if module._diff:
-        run_module(module, lambda: _with_diff(recopy_bucket(s3, kms, request, limit, counter)))
-    else:
-        run_module(module, lambda: recopy_bucket(s3, kms, request, limit, counter))
+    run_module(module, BucketRecopy)
 
 
 if __name__ == "__main__":

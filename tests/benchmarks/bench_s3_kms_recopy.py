@@ -49,21 +49,20 @@ import json, resource, sys
 sys.path.insert(0, {tests!r})
 import conftest  # noqa: F401  (installs the collection loader)
 import boto3
-from botocore.config import Config
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import aws_retry
-from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
-from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_recopy import RecopyRequest, RequestCounter, recopy_bucket
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.clients import Clients
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.retries import aws_retry
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.recopy import BucketRecopy, RecopySpec
 url, bucket, destination, concurrency = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-config = Config(max_pool_connections=concurrency + 4, retries={{"mode": "standard", "total_max_attempts": 3}})
-def client(service):
-    return RetryingBotoClientWrapper(boto3.client(service, endpoint_url=url, region_name="us-east-1",
+def connect(service, region, config):
+    return RetryingBotoClientWrapper(boto3.client(service, endpoint_url=url, region_name=region or "us-east-1",
                                                   aws_access_key_id="testing", aws_secret_access_key="testing",
                                                   config=config), aws_retry)
-limit = AdaptiveLimit(concurrency)
-request = RecopyRequest(bucket=bucket, destination_key_id=destination, method="update", versions="current",
-                        check_mode=True)
-result = recopy_bucket(client("s3"), client("kms"), request, limit, RequestCounter(limit))
+spec = RecopySpec(bucket=bucket, destination_key_id=destination, method="update", versions="current",
+                  concurrency=concurrency)
+limit = AdaptiveLimit(spec.concurrency)
+result = BucketRecopy(Clients(connect, limit, region="us-east-1"), limit).run(spec, check_mode=True).values
 print(json.dumps({{"scanned": result["scanned"], "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}}))
 """
 

@@ -5,9 +5,9 @@ import datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_recopy import ListedVersion
-from ansible_collections.kmsrotate.aws.plugins.module_utils.s3_rekey_backends import (
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.listing import ListedVersion
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import (
     MIN_PART_SIZE, PROBE_PREFIX, CopyBackend, UpdateBackend, probe_update_support, select_backend)
 
 ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"

@@ -24,13 +24,12 @@ then deleted by its version id so nothing is left behind.
 import uuid
 from urllib.parse import urlencode
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_code
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_code, is_error
 
 UPDATE = "update"
 COPY = "copy"
-AUTO = "auto"
-METHODS = (AUTO, UPDATE, COPY)
 
 PROBE_PREFIX = ".kmsrotate-probe-"
 # S3's limits for copies.
@@ -38,7 +37,6 @@ MAX_SINGLE_COPY = 5 * 1024 ** 3
 MIN_PART_SIZE = 5 * 1024 ** 2
 MAX_PARTS = 10000
 ARCHIVED_CLASSES = frozenset(["GLACIER", "DEEP_ARCHIVE"])
-ACCESS_DENIED_CODES = frozenset(["AccessDenied", "403", "AllAccessDisabled"])
 # HeadObject fields a copy must pass explicitly (MetadataDirective COPY keeps
 # user metadata and the Content-*/Cache-Control/Expires headers by itself).
 _LOCK_FIELDS = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
@@ -162,14 +160,16 @@ class CopyBackend(object):
             tags = self._s3.get_object_tagging(Bucket=self._bucket, Key=item.key, aws_retry=True)["TagSet"]
             fields["Tagging"] = urlencode([(tag["Key"], tag["Value"]) for tag in tags])
         upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=item.key, aws_retry=True, **fields)["UploadId"]
+        completed = False
         try:
             parts = self._copy_parts(item, head["ContentLength"], upload_id, fields.get("ChecksumAlgorithm"))
             self._s3.complete_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id,
                                                MultipartUpload={"Parts": parts}, aws_retry=True)
-        except Exception:
-            # An unfinished upload would be billed forever: remove it, then report.
-            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id, aws_retry=True)
-            raise
+            completed = True
+        finally:
+            if not completed:
+                # An unfinished upload would be billed forever, whatever stopped it: remove it; the error goes on.
+                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id, aws_retry=True)
 
     def _copy_parts(self, item, size, upload_id, algorithm):
         part_size = self._part_size(size)
@@ -206,12 +206,14 @@ def probe_update_support(s3, bucket, prefix, destination_arn):
         answer = s3.update_object_encryption(
             Bucket=bucket, Key=probe_key, aws_retry=True,
             ObjectEncryption={"SSEKMS": {"KMSKeyArn": destination_arn, "BucketKeyEnabled": False}})
-    except Exception as exc:  # botocore errors: decided by their code
-        code = error_code(exc)
-        if code in ("NoSuchKey", "404"):
+    except ClientError as exc:
+        # Only S3's own answer for a missing object proves the API exists. The NOT_FOUND kind is wider (NotFound,
+        # NoSuchBucket, ...), and an endpoint without the API may answer an unknown route with one of those.
+        if is_error(exc, codes=("NoSuchKey", "404")):
             return True, "UpdateObjectEncryption answered NoSuchKey for the probe key {0}: supported".format(probe_key)
-        if code in ACCESS_DENIED_CODES:
+        if is_error(exc, ACCESS_DENIED):
             return False, "access denied to s3:UpdateObjectEncryption (probe key {0})".format(probe_key)
+        code = error_code(exc)
         if code is None:
             raise
         return False, "the endpoint does not implement UpdateObjectEncryption ({0})".format(code)
@@ -227,12 +229,10 @@ def probe_update_support(s3, bucket, prefix, destination_arn):
 
 
 def select_backend(method, s3, bucket, prefix, destination_arn, copy_options):
-    """(backend, probe detail) for `method`; `auto` falls back to copy where update is unsupported.
+    """(backend, probe detail) for `method` (auto, update or copy); `auto` falls back to copy where update is unsupported.
 
     copy_options: keyword arguments of CopyBackend besides s3 and bucket.
     """
-    if method not in METHODS:
-        raise RotationError("Unknown method {0!r}.".format(method), fix="use one of: {0}.".format(", ".join(METHODS)))
     if method == COPY:
         return CopyBackend(s3, bucket, **copy_options), "method copy was asked for; no probe sent"
     supported, detail = probe_update_support(s3, bucket, prefix, destination_arn)
