@@ -37,42 +37,27 @@ options:
     description:
       - EBS volumes to move. An unknown id fails the task before anything changes.
       - Together with O(filters), the volumes named here and the volumes matching the filters are both in scope.
+      - At least one of O(volume_ids), O(filters), O(snapshot_ids) and O(snapshot_filters) is required.
     type: list
     elements: str
-    default: []
   filters:
     description:
       - EC2 C(DescribeVolumes) filters selecting volumes to move, for example the key C(tag:env) with the value C(prod).
       - See U(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVolumes.html) for the filter names.
+      - At least one of O(volume_ids), O(filters), O(snapshot_ids) and O(snapshot_filters) is required.
     type: dict
-    default: {}
   snapshot_ids:
     description:
       - EBS snapshots to re-key with C(CopySnapshot). An unknown id fails the task before anything changes.
+      - At least one of O(volume_ids), O(filters), O(snapshot_ids) and O(snapshot_filters) is required.
     type: list
     elements: str
-    default: []
   snapshot_filters:
     description:
       - EC2 C(DescribeSnapshots) filters selecting snapshots to re-key. Only the account's own snapshots are searched.
       - The temporary snapshots this module makes are never re-keyed as targets.
+      - At least one of O(volume_ids), O(filters), O(snapshot_ids) and O(snapshot_filters) is required.
     type: dict
-    default: {}
-  destination_key_id:
-    description:
-      - The KMS key to move to. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
-      - It must exist, be C(Enabled), C(SYMMETRIC_DEFAULT) and C(ENCRYPT_DECRYPT).
-    type: str
-    required: true
-  source_key_ids:
-    description:
-      - Only volumes and snapshots under one of these keys (any form of reference) move. Others are reported as
-        C(skipped).
-      - When empty, everything encrypted under any key but the destination moves.
-      - Unencrypted volumes and snapshots are always reported as C(skipped), since no key depends on them.
-    type: list
-    elements: str
-    default: []
   allow_stop:
     description:
       - Whether the module may stop an instance to swap a volume attached to it.
@@ -106,18 +91,19 @@ options:
     default: false
   concurrency:
     description:
-      - Maximum units of work in flight. A unit is an unattached volume, an instance (all its volumes in scope), or
-        a snapshot.
-    type: int
+      - Maximum units of work in flight, at least 1. A unit is an unattached volume, an instance (all its volumes in
+        scope), or a snapshot.
     default: 8
   wait_timeout:
     description:
-      - Seconds to wait for each snapshot, volume or instance state change. On AWS a first snapshot of a large volume
-        can take hours.
+      - Seconds to wait for each snapshot, volume or instance state change, at least 1. On AWS a first snapshot of a
+        large volume can take hours.
       - When a wait times out, the task fails for that unit. Running the task again resumes where it stopped.
     type: int
     default: 3600
 notes:
+  - Unencrypted volumes and snapshots are always reported as C(skipped), whatever O(source_key_ids) says, since no
+    key depends on them.
   - A retained source volume (O(source_volume=keep)), a retained source snapshot and kept temporary snapshots are
     still under the source key. They are reported as C(retained), not in RV(blocking), because a copy under the
     destination key holds their data. Disabling the source key makes them unreadable. Enabling it again makes them
@@ -139,6 +125,8 @@ notes:
   - Supports check mode. It lists per volume and snapshot what would be done, and which instances would be stopped,
     and changes nothing.
 extends_documentation_fragment:
+  - kmsrotate.aws.rekey
+  - kmsrotate.aws.concurrency
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -361,6 +349,53 @@ blocking_resources:
   returned: always
   type: list
   elements: str
+dependents:
+  description:
+    - What in scope still depends on a source key, one entry per volume or snapshot, in the vocabulary every data
+      module of this collection returns.
+    - C(to_move) (check mode only) is a C(migrated) volume or a C(rekeyed) snapshot a run would move; for an attached
+      volume the reason names its instance and whether the run stops it.
+    - C(blocking) is a C(needs_stop) or C(failed) volume or snapshot; the reason includes the fix.
+    - C(retained) is a source kept after its replacement (O(source_volume=keep), O(source_snapshot=keep)). It does not
+      hold the key's retirement back.
+    - C(skipped) and C(unchanged) items, and what a real run moved, are not listed.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    resource:
+      description: The volume or snapshot id.
+      type: str
+    service:
+      description: C(ebs_volumes) or C(ebs_snapshots).
+      type: str
+    kind:
+      description: C(to_move), C(blocking) or C(retained).
+      type: str
+    reason:
+      description: Why it still depends on the key, in words a user can act on.
+      type: str
+    key_arn:
+      description: The source key it is under.
+      type: str
+    count:
+      description: Always 1 (one entry per volume or snapshot).
+      type: int
+  sample:
+    - resource: vol-0123456789abcdef0
+      service: ebs_volumes
+      kind: blocking
+      reason: >-
+        attached to running instance i-0abc1234def567890; allow_stop is false. Fix: set allow_stop: true, or stop the
+        instance in a maintenance window, then run again.
+      key_arn: arn:aws:kms:us-east-1:111122223333:key/d6f8b1ee-032c-4244-9d44-827861e6f9fa
+      count: 1
+    - resource: snap-0fedcba9876543210
+      service: ebs_snapshots
+      kind: retained
+      reason: replaced by snap-01234567890abcdef; kept as asked (source_snapshot=keep)
+      key_arn: arn:aws:kms:us-east-1:111122223333:key/d6f8b1ee-032c-4244-9d44-827861e6f9fa
+      count: 1
 failures:
   description: The volumes and snapshots that failed, each with the reason and the fix.
   returned: always
@@ -400,18 +435,17 @@ throttling:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import ThrottleWatch, connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_migrate import EbsMigrator, MigrationSpec
-from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.migrate import EbsMigration
 
 
 def main():
     argument_spec = dict(
-        volume_ids=dict(type="list", elements="str", default=[]),
-        filters=dict(type="dict", default={}),
-        snapshot_ids=dict(type="list", elements="str", default=[]),
-        snapshot_filters=dict(type="dict", default={}),
+        volume_ids=dict(type="list", elements="str"),
+        filters=dict(type="dict"),
+        snapshot_ids=dict(type="list", elements="str"),
+        snapshot_filters=dict(type="dict"),
         destination_key_id=dict(type="str", required=True),
         source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
         allow_stop=dict(type="bool", default=False),
@@ -421,27 +455,10 @@ def main():
         concurrency=dict(type="int", default=8),
         wait_timeout=dict(type="int", default=3600),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    limit = AdaptiveLimit(params["concurrency"])
-    watch = ThrottleWatch(limit.on_throttle)
-    ec2 = connect(module, "ec2", concurrency=params["concurrency"], throttle_watch=watch)
-    kms = connect(module, "kms", concurrency=params["concurrency"], throttle_watch=watch)
-    spec = MigrationSpec(
-        destination_key_id=params["destination_key_id"],
-        source_key_ids=params["source_key_ids"],
-        volume_ids=params["volume_ids"],
-        filters=params["filters"],
-        snapshot_ids=params["snapshot_ids"],
-        snapshot_filters=params["snapshot_filters"],
-        allow_stop=params["allow_stop"],
-        source_volume=params["source_volume"],
-        source_snapshot=params["source_snapshot"],
-        keep_temporary_snapshots=params["keep_temporary_snapshots"],
-        wait_timeout=params["wait_timeout"],
-    )
-    migrator = EbsMigrator(ec2, kms, module.region, limit, check_mode=module.check_mode)
-    run_module(module, lambda: migrator.run(spec))
+    module = AnsibleAWSModule(argument_spec=argument_spec,
+                              required_one_of=[("volume_ids", "filters", "snapshot_ids", "snapshot_filters")],
+                              supports_check_mode=True)
+    run_module(module, EbsMigration)
 
 
 if __name__ == "__main__":

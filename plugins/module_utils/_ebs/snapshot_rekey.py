@@ -2,7 +2,7 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Re-key existing EBS snapshots: CopySnapshot under the destination key.
+"""Re-key existing EBS snapshots for ebs_kms_migrate: CopySnapshot under the destination key.
 
 The copy keeps the description and the user's tags and is tagged with the
 source snapshot id as it is created, so an interrupted run finds the copy and
@@ -10,10 +10,9 @@ waits for it instead of copying again. The source is kept (tagged with its
 copy's id) or deleted once the copy is completed.
 """
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import REPLACED_BY_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SOURCE_SNAPSHOT_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import tag_specification
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import user_tags
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import REPLACED_BY_TAG, SOURCE_SNAPSHOT_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import tag_specification, user_tags
 
 _UNUSABLE_STATES = ("error", "recoverable", "recovering")
 
@@ -27,9 +26,8 @@ class SnapshotRekeyer(object):
         self.delete_source = delete_source
 
     def _existing_copy(self, snapshot_id):
-        copies = self.ec2.describe_snapshots(
-            OwnerIds=["self"], Filters=[{"Name": "tag:" + SOURCE_SNAPSHOT_TAG, "Values": [snapshot_id]}],
-            aws_retry=True)["Snapshots"]
+        copies = items(self.ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"],
+                       Filters=[{"Name": "tag:" + SOURCE_SNAPSHOT_TAG, "Values": [snapshot_id]}])
         usable = [copy for copy in copies if copy.get("State") not in _UNUSABLE_STATES]
         return usable[0]["SnapshotId"] if usable else None
 

@@ -1,11 +1,13 @@
 """ebs_kms_migrate's engine against moto in-process, with the EC2 fidelity layer."""
 
 import pytest
+from botocore.exceptions import ClientError
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.concurrency import AdaptiveLimit
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_migrate import EbsMigrator, MigrationSpec
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SWAP_TAG, SwapRecord
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.clients import Clients
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SWAP_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.migrate import EbsMigration, MigrationSpec
 
 AZ = "us-east-1a"
 MUTATING = ("create_snapshot", "create_volume", "copy_snapshot", "attach_volume", "detach_volume", "stop_instances",
@@ -38,6 +40,29 @@ class CrashingClient(object):
         return call
 
 
+class RefusingClient(object):
+    """Answers the first call of `operation` whose arguments include `match` with an AWS error `code`."""
+
+    def __init__(self, client, operation, code, **match):
+        self._client = client
+        self._operation = operation
+        self._code = code
+        self._match = match
+        self.refused = False
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if name != self._operation:
+            return attribute
+
+        def call(*args, **kwargs):
+            if not self.refused and all(kwargs.get(key) == value for key, value in self._match.items()):
+                self.refused = True
+                raise ClientError({"Error": {"Code": self._code, "Message": "refused by the test"}}, name)
+            return attribute(*args, **kwargs)
+        return call
+
+
 @pytest.fixture(autouse=True)
 def _no_default_amis(monkeypatch):
     # moto otherwise builds ~1300 AMIs and their snapshots for every test, which
@@ -66,10 +91,17 @@ def _snapshots(ec2):
             if snapshot["SnapshotId"] not in _BASELINE]
 
 
-def _migrate(ec2, kms, check_mode=False, concurrency=4, **options):
+def _run(ec2, kms, check_mode=False, concurrency=4, **options):
+    """The engine's Result, with these two clients (either may be a test's wrapper)."""
     options.setdefault("destination_key_id", "alias/new")
-    migrator = EbsMigrator(ec2, kms, "us-east-1", AdaptiveLimit(concurrency), check_mode=check_mode)
-    return migrator.run(MigrationSpec(**options))
+    limit = AdaptiveLimit(concurrency)
+    by_service = {"ec2": ec2, "kms": kms}
+    clients = Clients(lambda service, region, config: by_service[service], limit, region="us-east-1")
+    return EbsMigration(clients, limit).run(MigrationSpec(**options), check_mode=check_mode)
+
+
+def _migrate(ec2, kms, **options):
+    return _run(ec2, kms, **options).values
 
 
 def _volume(ec2, volume_id):
@@ -157,10 +189,11 @@ def test_without_allow_stop_attached_volumes_are_reported_and_block(estate):
     ec2, kms, source, _destination = estate
     instance_id, root_id = _run_instance(ec2, source["Arn"])
     before = _counts(ec2)
-    result = _migrate(ec2, kms, volume_ids=[root_id])
+    run = _run(ec2, kms, volume_ids=[root_id])
+    result = run.values
     assert result["volumes"][0]["action"] == "needs_stop"
     assert (result["changed"], result["blocking"], result["blocking_resources"]) == (False, 1, [root_id])
-    assert "failed_reason" not in result
+    assert run.failure is None
     assert _counts(ec2) == before and _instance(ec2, instance_id)["State"]["Name"] == "running"
 
 
@@ -201,6 +234,90 @@ def test_second_run_changes_nothing(estate):
     assert _instance(ec2, instance_id)["State"]["Name"] == "running"
 
 
+def _dependents(result):
+    return dict((entry["resource"], entry) for entry in result["dependents"])
+
+
+def test_check_mode_lists_what_a_run_would_move_as_to_move(estate):
+    ec2, kms, source, _destination = estate
+    running_id, running_root = _run_instance(ec2, source["Arn"])
+    stopped_id, stopped_root = _run_instance(ec2, source["Arn"], stopped=True)
+    loose_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    snapshot_id = ec2.create_snapshot(VolumeId=loose_id)["SnapshotId"]
+    result = _migrate(ec2, kms, check_mode=True, volume_ids=[running_root, stopped_root, loose_id],
+                      snapshot_ids=[snapshot_id], allow_stop=True)
+    dependents = _dependents(result)
+    assert sorted(dependents) == sorted([running_root, stopped_root, loose_id, snapshot_id])
+    assert all(entry["kind"] == "to_move" and entry["key_arn"] == source["Arn"] and entry["count"] == 1
+               for entry in dependents.values())
+    assert [dependents[volume_id]["service"] for volume_id in (running_root, stopped_root, loose_id)] == ["ebs_volumes"] * 3
+    assert dependents[snapshot_id]["service"] == "ebs_snapshots"
+    assert running_id in dependents[running_root]["reason"] and "stops" in dependents[running_root]["reason"]
+    assert stopped_id in dependents[stopped_root]["reason"] and "no stop" in dependents[stopped_root]["reason"]
+    assert "a run" in dependents[loose_id]["reason"] and "a run" in dependents[snapshot_id]["reason"]
+
+
+def test_what_a_real_run_moved_is_no_dependent(estate):
+    ec2, kms, source, _destination = estate
+    loose_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    snapshot_id = ec2.create_snapshot(VolumeId=loose_id)["SnapshotId"]
+    result = _migrate(ec2, kms, volume_ids=[loose_id], snapshot_ids=[snapshot_id], source_volume="delete",
+                      source_snapshot="delete")
+    assert (result["counts"]["volumes"]["migrated"], result["counts"]["snapshots"]["rekeyed"]) == (1, 1)
+    assert result["dependents"] == []
+
+
+def test_needs_stop_and_failed_are_blocking_with_their_fix(estate):
+    ec2, kms, source, _destination = estate
+    stuck_id, stuck_root = _run_instance(ec2, source["Arn"])
+    failing_id, failing_root = _run_instance(ec2, source["Arn"], stopped=True)
+    loose_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    refusing = RefusingClient(ec2, "attach_volume", "IncorrectState")
+    run = _run(refusing, kms, volume_ids=[stuck_root, failing_root, loose_id])
+    result = run.values
+    by_id = dict((entry["volume_id"], entry) for entry in result["volumes"])
+    assert [by_id[volume_id]["action"] for volume_id in (stuck_root, failing_root, loose_id)] == [
+        "needs_stop", "failed", "migrated"]
+    assert run.failure
+    dependents = _dependents(result)
+    assert sorted(dependents) == sorted([stuck_root, failing_root]) == sorted(result["blocking_resources"])
+    assert all((entry["kind"], entry["service"], entry["key_arn"]) == ("blocking", "ebs_volumes", source["Arn"])
+               for entry in dependents.values())
+    assert dependents[stuck_root]["reason"] == "{0}. Fix: {1}".format(by_id[stuck_root]["reason"], by_id[stuck_root]["fix"])
+    assert stuck_id in dependents[stuck_root]["reason"] and "allow_stop: true" in dependents[stuck_root]["reason"]
+    assert failing_id in dependents[failing_root]["reason"] and "rolled back" in dependents[failing_root]["reason"]
+    assert dependents[failing_root]["reason"].endswith("Fix: fix the cause and run the task again.")
+
+
+def test_a_key_that_cannot_be_read_fails_its_volume_with_one_fix(estate):
+    ec2, kms, source, _destination = estate
+    volume_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    refusing = RefusingClient(kms, "describe_key", "NotFoundException", KeyId=source["Arn"])
+    result = _migrate(ec2, refusing, volume_ids=[volume_id])
+    entry, dependent = result["volumes"][0], result["dependents"][0]
+    assert (entry["action"], dependent["kind"], dependent["key_arn"]) == ("failed", "blocking", source["Arn"])
+    # The planner's reason already carries the fix: it is not repeated.
+    assert dependent["reason"] == entry["reason"] and dependent["reason"].count("Fix:") == 1
+
+
+def test_kept_sources_are_retained_and_unchanged_copies_no_dependents(estate):
+    ec2, kms, source, _destination = estate
+    loose_id = ec2.create_volume(AvailabilityZone=AZ, Size=1, Encrypted=True, KmsKeyId=source["Arn"])["VolumeId"]
+    snapshot_id = ec2.create_snapshot(VolumeId=loose_id)["SnapshotId"]
+    plain_id = ec2.create_volume(AvailabilityZone=AZ, Size=1)["VolumeId"]
+    first = _migrate(ec2, kms, volume_ids=[loose_id], snapshot_ids=[snapshot_id])
+    new_volume_id, copy_id = first["volumes"][0]["new_volume_id"], first["snapshots"][0]["new_snapshot_id"]
+    again = _migrate(ec2, kms, volume_ids=[loose_id, new_volume_id, plain_id], snapshot_ids=[snapshot_id, copy_id])
+    assert sorted(entry["action"] for entry in again["volumes"]) == ["retained", "skipped", "unchanged"]
+    dependents = _dependents(again)
+    assert sorted(dependents) == sorted([loose_id, snapshot_id])
+    assert dependents[loose_id] == {
+        "resource": loose_id, "service": "ebs_volumes", "kind": "retained", "key_arn": source["Arn"], "count": 1,
+        "reason": "replaced by {0}; kept as asked (source_volume=keep)".format(new_volume_id)}
+    assert (dependents[snapshot_id]["kind"], dependents[snapshot_id]["service"]) == ("retained", "ebs_snapshots")
+    assert dependents[snapshot_id]["reason"] == "replaced by {0}; kept as asked (source_snapshot=keep)".format(copy_id)
+
+
 def test_unknown_volume_and_disabled_destination_are_clear_errors(estate):
     ec2, kms, _source, destination = estate
     with pytest.raises(RotationError, match="not found"):
@@ -208,14 +325,6 @@ def test_unknown_volume_and_disabled_destination_are_clear_errors(estate):
     kms.disable_key(KeyId=destination["KeyId"])
     with pytest.raises(RotationError, match="Disabled"):
         _migrate(ec2, kms, volume_ids=["vol-0123456789abcdef0"])
-
-
-def test_swap_record_survives_its_tag():
-    record = SwapRecord("i-1", "/dev/sdf", True, "running")
-    decoded = SwapRecord.decode(record.encode())
-    assert (decoded.instance_id, decoded.device, decoded.delete_on_termination, decoded.instance_state) == (
-        "i-1", "/dev/sdf", True, "running")
-    assert SwapRecord.decode("garbage") is None
 
 
 def _attached_estate(ec2, source):
@@ -247,8 +356,9 @@ def test_a_run_killed_at_any_step_resumes_without_duplicates(estate, crash_at):
         _migrate(crashing, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True, concurrency=1)
     except Crash:
         pass
-    result = _migrate(ec2, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True)
-    assert "failed_reason" not in result, result["failures"]
+    run = _run(ec2, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True)
+    result = run.values
+    assert run.failure is None, result["failures"]
     assert result["blocking"] == 0
     # Sources kept, one replacement each, one snapshot copy, no temporary snapshot left.
     volumes = ec2.describe_volumes()["Volumes"]

@@ -2,21 +2,20 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Find the volumes and snapshots in scope and decide what each one needs.
+"""The planner of ebs_kms_migrate: find the volumes and snapshots in scope and decide what each one needs.
 
-The planner only reads (DescribeVolumes, DescribeSnapshots, DescribeInstances,
+It only reads (DescribeVolumes, DescribeSnapshots, DescribeInstances,
 DescribeKey) and returns one VolumePlan per volume and one SnapshotPlan per
 snapshot, with the action the run would take. Check mode reports exactly these.
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import aws_retry, error_code
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import REPLACED_BY_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SOURCE_VOLUME_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SWAP_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SwapRecord
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import tags_of
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import REPLACED_BY_TAG, SOURCE_VOLUME_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SWAP_TAG, SwapRecord, tags_of
 
 # Volume and snapshot actions. MIGRATED/REKEYED are what a run does (or, in
 # check mode, would do); the others are decided by planning alone.
@@ -33,13 +32,7 @@ _INSTANCE_BATCH = 200
 _STOPPABLE_STATES = ("running", "stopped")
 
 
-@aws_retry
-def _all_pages(client, operation, result_key, **params):
-    """Every item of a paginated listing; the whole listing is retried on throttling."""
-    return client.get_paginator(operation).paginate(**params).build_full_result().get(result_key, [])
-
-
-def _listing(client, operation, result_key, ids_param, ids, filters, resource_kind, extra=None):
+def _listing(ec2, operation, result_key, ids_param, ids, filters, resource_kind, extra=None):
     """Union of the resources named by id and those matching the filters, each once, in listing order."""
     found = {}
     queries = []
@@ -49,14 +42,14 @@ def _listing(client, operation, result_key, ids_param, ids, filters, resource_ki
         queries.append(dict(extra or {}, Filters=ansible_dict_to_boto3_filter_list(filters)))
     for params in queries:
         try:
-            items = _all_pages(client, operation, result_key, **params)
-        except Exception as exc:  # botocore errors: decided by their code
-            if (error_code(exc) or "").endswith(".NotFound") or error_code(exc) == "InvalidParameterValue":
+            for item in items(ec2, operation, result_key, **params):
+                found.setdefault(item[result_key[:-1] + "Id"], item)
+        except ClientError as exc:
+            # EC2 answers an unknown id with <Resource>.NotFound, a malformed one with InvalidParameterValue.
+            if is_error(exc, NOT_FOUND, codes=("InvalidParameterValue",)):
                 raise RotationError("{0} not found: {1}".format(resource_kind, exc), resource=", ".join(ids or []),
                                     fix="check the {0} ids and the region.".format(resource_kind))
             raise
-        for item in items:
-            found.setdefault(item[result_key[:-1] + "Id"], item)
     return list(found.values())
 
 
@@ -76,7 +69,7 @@ def describe_instances(ec2, instance_ids):
     instances = {}
     ids = sorted(set(instance_ids))
     for start in range(0, len(ids), _INSTANCE_BATCH):
-        for reservation in _all_pages(ec2, "describe_instances", "Reservations", InstanceIds=ids[start:start + _INSTANCE_BATCH]):
+        for reservation in items(ec2, "describe_instances", "Reservations", InstanceIds=ids[start:start + _INSTANCE_BATCH]):
             for instance in reservation["Instances"]:
                 instances[instance["InstanceId"]] = instance
     return instances

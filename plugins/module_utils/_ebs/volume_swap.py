@@ -10,20 +10,16 @@ volume needs; InstanceSwap puts the new volumes of one instance in place of the
 old ones during a single stop, and rolls back if any step fails.
 
 Every step first looks for what an earlier, interrupted run already did
-(tagged, see ebs_resources), so running again resumes instead of duplicating.
+(tagged, see markers), so running again resumes instead of duplicating.
 """
 
 import time
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import error_message
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import REPLACED_BY_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SNAPSHOT_PHASE_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SOURCE_VOLUME_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import SWAP_TAG
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import tag_specification
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import tags_of
-from ansible_collections.kmsrotate.aws.plugins.module_utils.ebs_resources import user_tags
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, describe_failure
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import REPLACED_BY_TAG, SNAPSHOT_PHASE_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SOURCE_VOLUME_TAG, SWAP_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import tag_specification, tags_of, user_tags
 
 LIVE = "live"  # taken while the instance still runs: only makes the final snapshot incremental
 FINAL = "final"  # taken with no writer: the only snapshot a replacement is ever built from
@@ -54,8 +50,8 @@ class VolumeReplacer(object):
     def _own(self, operation, result_key, volume_id):
         filters = [{"Name": "tag:" + SOURCE_VOLUME_TAG, "Values": [volume_id]}]
         extra = {"OwnerIds": ["self"]} if operation == "describe_snapshots" else {}
-        items = getattr(self.ec2, operation)(Filters=filters, aws_retry=True, **extra)[result_key]
-        return [item for item in items if item.get("State") not in _UNUSABLE_STATES]
+        return [item for item in items(self.ec2, operation, result_key, Filters=filters, **extra)
+                if item.get("State") not in _UNUSABLE_STATES]
 
     def temporary_snapshots(self, volume_id, phase=None):
         snapshots = self._own("describe_snapshots", "Snapshots", volume_id)
@@ -163,11 +159,11 @@ class InstanceSwap(object):
         self._record()
         try:
             stopped_seconds = self._swap()
-        except Exception as exc:
+        except Exception as exc:  # whatever stops a swap halfway, the old volumes must go back in place
             self._roll_back(exc)
             raise RotationError(
                 "Swapping the volumes of {0} failed and was rolled back: the old volumes are attached again and "
-                "the instance is {1}. Cause: {2}".format(self.instance_id, self.prior_state, _describe(exc)),
+                "the instance is {1}. Cause: {2}".format(self.instance_id, self.prior_state, describe_failure(exc)),
                 resource=self.instance_id, fix=getattr(exc, "fix", None) or "fix the cause and run the task again.")
         for outcome in outcomes:
             outcome.new_volume_id = self._new_volumes[outcome.plan.volume_id]
@@ -178,8 +174,7 @@ class InstanceSwap(object):
 
     def _record(self):
         for plan in self.plans:
-            from_tag = any(tag["Key"] == SWAP_TAG for tag in plan.volume.get("Tags", []))
-            if not from_tag:
+            if SWAP_TAG not in tags_of(plan.volume):
                 self.ec2.create_tags(Resources=[plan.volume_id], Tags=[{"Key": SWAP_TAG, "Value": plan.swap.encode()}],
                                      aws_retry=True)
 
@@ -289,10 +284,10 @@ class InstanceSwap(object):
             for plan in self.plans:
                 self.replacer.discard(plan.volume_id, (LIVE, FINAL))
                 self.ec2.delete_tags(Resources=[plan.volume_id], Tags=[{"Key": SWAP_TAG}], aws_retry=True)
-        except Exception as exc:
+        except Exception as exc:  # a rollback that fails for any reason must say what to put back by hand
             raise RotationError(
                 "Swapping the volumes of {0} failed ({1}) and so did the rollback ({2}).".format(
-                    self.instance_id, _describe(cause), _describe(exc)),
+                    self.instance_id, describe_failure(cause), describe_failure(exc)),
                 resource=self.instance_id,
                 fix="needs manual handling: attach {0} at {1} and start the instance if it was running; "
                     "the source volumes were not deleted.".format(
@@ -302,7 +297,3 @@ class InstanceSwap(object):
 
 def _phase(snapshot):
     return tags_of(snapshot).get(SNAPSHOT_PHASE_TAG)
-
-
-def _describe(exc):
-    return exc.message if isinstance(exc, RotationError) else error_message(exc)

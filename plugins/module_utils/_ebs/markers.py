@@ -2,7 +2,7 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""What the EBS engines share: the tags that mark work in progress, and waits.
+"""The tags that mark ebs_kms_migrate's work in progress, and the helpers that read and write tags.
 
 Everything this collection creates or changes on the way to a new volume or
 snapshot carries a `kmsrotate:` tag naming what it belongs to, so a run that
@@ -17,18 +17,8 @@ second copy:
 - a source volume or snapshot kept after it was replaced: REPLACED_BY_TAG.
 """
 
-import math
-import time
-
-try:
-    from botocore.exceptions import WaiterError
-except ImportError:
-    pass  # amazon.aws's module base reports the missing SDK
-
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import THROTTLING_CODES
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
 
 TAG_PREFIX = "kmsrotate:"
 SOURCE_VOLUME_TAG = TAG_PREFIX + "source-volume"
@@ -36,9 +26,6 @@ SNAPSHOT_PHASE_TAG = TAG_PREFIX + "snapshot-phase"
 SWAP_TAG = TAG_PREFIX + "swap"
 SOURCE_SNAPSHOT_TAG = TAG_PREFIX + "source-snapshot"
 REPLACED_BY_TAG = TAG_PREFIX + "replaced-by"
-
-# Seconds between two polls of a waiter. AWS takes seconds to hours per step.
-POLL_DELAY = 5
 
 
 def tags_of(resource):
@@ -83,35 +70,3 @@ class SwapRecord(object):
                        fields["instance-state"])
         except KeyError:
             return None
-
-
-class Waits(object):
-    """boto3 EC2 waiters bounded by the module's wait_timeout."""
-
-    def __init__(self, ec2, wait_timeout, delay=POLL_DELAY, clock=time.monotonic):
-        self._ec2 = ec2
-        self._timeout = wait_timeout
-        self._delay = delay
-        self._clock = clock
-
-    def wait(self, waiter_name, resource, **kwargs):
-        deadline = self._clock() + self._timeout
-        waiter = self._ec2.get_waiter(waiter_name)
-        # A waiter gives up on the first error it has no acceptor for, and EC2
-        # throttles describe calls too: keep waiting through throttling until
-        # the deadline, and only through throttling.
-        while True:
-            attempts = max(1, int(math.ceil((deadline - self._clock()) / self._delay)))
-            try:
-                waiter.wait(WaiterConfig={"Delay": self._delay, "MaxAttempts": attempts}, **kwargs)
-                return
-            except WaiterError as exc:
-                code = (exc.last_response or {}).get("Error", {}).get("Code")
-                if code in THROTTLING_CODES and self._clock() < deadline:
-                    continue
-                raise RotationError(
-                    "Waiting for {0} failed: {1}.".format(waiter_name.replace("_", " "), exc.kwargs.get("reason")
-                                                          or exc),
-                    resource=resource,
-                    fix="look at the resource in the EC2 console, raise wait_timeout if it is only slow, "
-                        "then run the task again: it resumes where it stopped.")
