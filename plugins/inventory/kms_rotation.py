@@ -75,6 +75,8 @@ options:
       - Services usage discovery searches (the O(kmsrotate.aws.kms_key_usage_info#module:services) names). All when empty.
     type: list
     elements: str
+    choices: [s3, ebs_volumes, ebs_snapshots, ebs_default_key, ami, rds_instances, rds_clusters, efs, dynamodb,
+              secretsmanager, ssm, lambda, sqs, sns, logs, grants]
     default: []
 """
 
@@ -103,13 +105,18 @@ from ansible.errors import AnsibleError
 
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.errors import RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils.key_strategy import describe_key_rotation
-from ansible_collections.kmsrotate.aws.plugins.module_utils.key_usage import discover_key_usage
-from ansible_collections.kmsrotate.aws.plugins.module_utils.keys import KeyResolver
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.clients import Clients
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.usage import KeyUsageDiscovery, UsageSpec
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import aliases_by_target
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_rotation import describe_key_rotation
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver
 
 ROTATION_GROUP = "kms_rotation"
+# Requests in flight of each region's usage discovery: kms_key_usage_info's default.
+_CONCURRENCY = 10
 
 
 def _ids_of(usage, resource_type):
@@ -147,51 +154,31 @@ def _host_name(facts):
     return "{0}_{1}".format(name, facts["region"])
 
 
+def _has_tags(kms, key_arn, wanted):
+    found = dict((tag["TagKey"], tag["TagValue"]) for tag in items(kms, "list_resource_tags", "Tags", KeyId=key_arn))
+    return all(found.get(name) == str(value) for name, value in wanted.items())
+
+
 class InventoryModule(AWSInventoryBase):
     NAME = "kmsrotate.aws.kms_rotation"
     INVENTORY_FILE_SUFFIXES = ("kms_rotation.yml", "kms_rotation.yaml")
 
-    def _clients(self, region):
-        connections = {}
-
-        def client(service, client_region):
-            wanted = client_region or region
-            if (service, wanted) not in connections:
-                connections[(service, wanted)] = connect(self, service, region=wanted)
-            return connections[(service, wanted)]
-        return client
-
-    def _alias_names(self, kms):
-        names = {}
-        for page in kms.get_paginator("list_aliases").paginate():
-            for alias in page.get("Aliases", []):
-                if alias.get("TargetKeyId"):
-                    names.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
-        return names
-
-    def _selected(self, kms, region, key_arns, patterns, tags, states):
-        """ARNs of the region's customer managed keys that pass every filter."""
-        aliases = self._alias_names(kms) if patterns else {}
-        for page in kms.get_paginator("list_keys").paginate():
-            for listed in page.get("Keys", []):
-                if key_arns is not None and listed["KeyArn"] not in key_arns:
-                    continue
-                if patterns and not any(fnmatch.fnmatchcase(alias, pattern) for alias in aliases.get(listed["KeyId"], [])
-                                        for pattern in patterns):
-                    continue
-                metadata = kms.describe_key(KeyId=listed["KeyArn"], aws_retry=True)["KeyMetadata"]
-                if metadata.get("KeyManager") != "CUSTOMER" or metadata.get("KeyState") not in states:
-                    continue
-                if tags and not self._has_tags(kms, listed["KeyArn"], tags):
-                    continue
-                yield listed["KeyArn"]
-
     @staticmethod
-    def _has_tags(kms, key_arn, wanted):
-        found = {}
-        for page in kms.get_paginator("list_resource_tags").paginate(KeyId=key_arn):
-            found.update((tag["TagKey"], tag["TagValue"]) for tag in page.get("Tags", []))
-        return all(found.get(name) == str(value) for name, value in wanted.items())
+    def _selected(kms, key_arns, patterns, tags, states):
+        """ARNs of the region's customer managed keys that pass every filter."""
+        aliases = aliases_by_target(kms) if patterns else {}
+        for listed in items(kms, "list_keys", "Keys"):
+            if key_arns is not None and listed["KeyArn"] not in key_arns:
+                continue
+            if patterns and not any(fnmatch.fnmatchcase(alias, pattern) for alias in aliases.get(listed["KeyId"], [])
+                                    for pattern in patterns):
+                continue
+            metadata = kms.describe_key(KeyId=listed["KeyArn"], aws_retry=True)["KeyMetadata"]
+            if metadata.get("KeyManager") != "CUSTOMER" or metadata.get("KeyState") not in states:
+                continue
+            if tags and not _has_tags(kms, listed["KeyArn"], tags):
+                continue
+            yield listed["KeyArn"]
 
     def _discover(self, regions):
         """Plain host records for every selected key: what the cache keeps."""
@@ -199,8 +186,9 @@ class InventoryModule(AWSInventoryBase):
                     for pattern in self.get_option("aliases")]
         records = []
         for region in regions:
-            clients = self._clients(region)
-            kms = clients("kms", region)
+            limit = AdaptiveLimit(_CONCURRENCY)
+            clients = Clients.from_ansible(self, limit, region=region)
+            kms = clients("kms")
             resolver = KeyResolver(kms)
             key_arns = None
             if self.get_option("key_ids"):
@@ -210,12 +198,12 @@ class InventoryModule(AWSInventoryBase):
                         key_arns.add(resolver.arn(key_ref))
                     except RotationError:
                         continue  # a key of another region
-            for key_arn in self._selected(kms, region, key_arns, patterns, self.get_option("tags"),
-                                          self.get_option("key_states")):
+            for key_arn in self._selected(kms, key_arns, patterns, self.get_option("tags"), self.get_option("key_states")):
                 facts = describe_key_rotation(kms, resolver, key_arn)
                 usage = None
                 if self.get_option("discover_usage"):
-                    usage = discover_key_usage(clients, key_arn, services=self.get_option("usage_services"))
+                    usage = KeyUsageDiscovery(clients, limit).run(
+                        UsageSpec(key_id=key_arn, services=self.get_option("usage_services"))).values
                 records.append({"name": _host_name(facts), "vars": _host_vars(facts, usage)})
         return records
 

@@ -19,17 +19,20 @@ description:
     C(SecureString) parameters, Lambda functions, SQS queues, SNS topics, CloudWatch Logs groups, AMIs (through
     their snapshots) and grants on the key. They are reported as RV(blocking) the retirement of the key.
   - A service the caller may not read, or that fails, is reported with status C(unknown) and the reason. It is
-    never reported as empty. RV(safe_to_retire) is true only when nothing was found and no service is unknown.
+    never reported as empty. RV(safe_to_retire) is true only when nothing was found and no service is unknown
+    (less the services in O(ignore_services)).
+  - With O(for_retirement=true) it is a rotation's retirement gate, as the C(verify) phase of the
+    C(kmsrotate.aws.rotation) role uses it. It merges what the rotation's own re-checks report
+    (O(known_dependents)) with what discovery finds, and answers RV(holding_back) and RV(safe_to_retire). A
+    resource a re-check reported on is judged by that re-check (a C(retained) one does not hold the key back). A
+    resource found under the key that is among O(targets), or a data-key file of O(data_key_paths), is the
+    rotation's to move. Anything else found holds the key back. In check mode, what the rotation's own phases would
+    still move does not hold it back, since a real run moves it before the gate.
   - Also returns the key's last cryptographic use (C(GetKeyLastUsage)) where the endpoint supports it.
   - Makes no change. The C(verify) phase of the C(kmsrotate.aws.rotation) role uses it before retiring a key.
 author:
   - kmsrotate.aws maintainers (@kmsrotate)
 options:
-  key_id:
-    description:
-      - The key. A key id, key ARN, alias name (C(alias/...)) or alias ARN.
-    type: str
-    required: true
   regions:
     description:
       - Regions to search. A single-Region key can only be used in its own region, so other regions are skipped
@@ -63,13 +66,43 @@ options:
     default: false
   object_scan_limit:
     description:
-      - The most object versions examined per bucket with O(scan_objects=true).
+      - The most object versions examined per bucket with O(scan_objects=true), at least 1.
     type: int
     default: 10000
+  for_retirement:
+    description:
+      - Decide as a rotation's retirement gate (see the description), from O(known_dependents) and O(targets).
+    type: bool
+    default: false
+  known_dependents:
+    description:
+      - With O(for_retirement=true), the RV(kmsrotate.aws.kms_data_key_rewrap#module:dependents),
+        RV(kmsrotate.aws.s3_kms_recopy#module:dependents) and RV(kmsrotate.aws.ebs_kms_migrate#module:dependents)
+        of the rotation's targets, re-checked by their modules in check mode.
+    type: list
+    elements: dict
+    default: []
+  targets:
+    description:
+      - With O(for_retirement=true), the resources the rotation's phases move, named as RV(dependents) names them
+        (C(s3://<bucket>), volume and snapshot ids).
+    type: list
+    elements: str
+    default: []
+  ignore_services:
+    description:
+      - Services (the O(services) names, or C(data_key_files)) whose findings do not hold the key back, for example
+        C(grants) when the grants of retained volumes remain. They are still listed in RV(services).
+    type: list
+    elements: str
+    choices: [s3, ebs_volumes, ebs_snapshots, ebs_default_key, ami, rds_instances, rds_clusters, efs, dynamodb,
+              secretsmanager, ssm, lambda, sqs, sns, logs, grants, data_key_files]
+    default: []
   concurrency:
     description:
-      - Maximum requests in flight for per-resource calls (bucket encryption, tables, queues, objects).
-    type: int
+      - Maximum requests in flight for per-resource calls (bucket encryption, tables, queues, objects), at least 1.
+        The module halves it while AWS throttles and grows it back by one after a run of clean successes, so a
+        throttled run slows down instead of failing.
     default: 10
 notes:
   - Read-only permissions needed are C(kms:DescribeKey), C(kms:ListGrants), C(kms:GetKeyLastUsage),
@@ -83,6 +116,8 @@ notes:
     the named files. Check RV(last_usage) and CloudTrail before deleting a key.
   - Supports check mode; it never changes anything.
 extends_documentation_fragment:
+  - kmsrotate.aws.key
+  - kmsrotate.aws.concurrency
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -247,9 +282,23 @@ unknown_services:
   type: list
   elements: str
 safe_to_retire:
-  description: True only when nothing was found using the key and every service could be read.
+  description:
+    - True only when nothing holds the key back (RV(holding_back) is empty).
+    - Without O(for_retirement), that is when nothing was found using the key and every service could be read (less
+      O(ignore_services)).
   returned: always
   type: bool
+holding_back:
+  description:
+    - The RV(dependents) that hold the key's retirement back, each with a printable C(line).
+  returned: always
+  type: list
+  elements: dict
+dependents_by_kind:
+  description: How many RV(dependents) there are of each kind.
+  returned: always
+  type: dict
+  sample: {"to_move": 0, "blocking": 1, "unknown": 0, "retained": 2}
 last_usage:
   description: The key's last successful cryptographic operation (C(GetKeyLastUsage)).
   returned: always
@@ -279,13 +328,68 @@ last_usage:
     key_creation_date:
       description: When the key was created (ISO 8601).
       type: str
+dependents:
+  description:
+    - What depends on the key, in the vocabulary every data-moving module of this collection returns, for the
+      retirement gate of the C(kmsrotate.aws.rotation) role.
+    - One entry per resource in RV(resources), C(to_move) when this collection can move it, else C(blocking); and one
+      C(unknown) entry per service in RV(unknown_services) (less O(ignore_services)).
+    - With O(for_retirement=true), also the O(known_dependents), which speak for the resources they name (their
+      C(retained) entries included).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    resource:
+      description:
+        - A bucket as C(s3://<name>); an EBS volume, snapshot or AMI by its id; a data-key file by its path; anything
+          else by its ARN, or its id when it has none (a grant, the region for the EBS default key).
+        - For an C(unknown) entry, the service name.
+      type: str
+    service:
+      description: The service key in RV(services).
+      type: str
+    kind:
+      description: C(to_move), C(blocking), C(unknown) or (from O(known_dependents)) C(retained).
+      type: str
+    reason:
+      description: Why it depends on the key, or why the service could not be read.
+      type: str
+    key_arn:
+      description:
+        - The key the resource was found under, as its region knows it (for a multi-Region key, its replica's ARN
+          there). For an C(unknown) entry, RV(key_arn).
+      type: str
+    count:
+      description:
+        - How many items the entry stands for. For a bucket scanned with O(scan_objects=true), the object versions
+          under the key (at least 1); else 1.
+      type: int
+    planned:
+      description: Whether the rotation's own phases move it (only with O(for_retirement=true)).
+      type: bool
+    line:
+      description: The entry on one line, as the rotation role prints it.
+      type: str
+  sample:
+    - resource: arn:aws:rds:us-east-1:111122223333:db:orders
+      service: rds_instances
+      kind: blocking
+      reason: rds_instances rds_db_instance uses the key; this collection cannot move it
+      key_arn: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+      count: 1
+    - resource: s3://orders-archive
+      service: s3
+      kind: to_move
+      reason: s3 s3_bucket_default_encryption uses the key; this collection can move it
+      key_arn: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+      count: 1
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils.aws import connect
-from ansible_collections.kmsrotate.aws.plugins.module_utils.key_usage import SERVICES, discover_key_usage
-from ansible_collections.kmsrotate.aws.plugins.module_utils.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.usage import DATA_KEY_FILES, SERVICES, KeyUsageDiscovery
 
 
 def main():
@@ -296,21 +400,14 @@ def main():
         data_key_paths=dict(type="list", elements="path", default=[], no_log=False),
         scan_objects=dict(type="bool", default=False),
         object_scan_limit=dict(type="int", default=10000),
+        for_retirement=dict(type="bool", default=False),
+        known_dependents=dict(type="list", elements="dict", default=[]),
+        targets=dict(type="list", elements="str", default=[]),
+        ignore_services=dict(type="list", elements="str", choices=list(SERVICES) + [DATA_KEY_FILES], default=[]),
         concurrency=dict(type="int", default=10),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    connections = {}
-
-    def clients(service, region):
-        if (service, region) not in connections:
-            connections[(service, region)] = connect(module, service, concurrency=params["concurrency"], region=region)
-        return connections[(service, region)]
-
-    run_module(module, lambda: discover_key_usage(
-        clients, params["key_id"], regions=params["regions"], services=params["services"],
-        data_key_paths=params["data_key_paths"], scan_objects=params["scan_objects"],
-        object_scan_limit=params["object_scan_limit"], concurrency=params["concurrency"]))
+    run_module(module, KeyUsageDiscovery)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
+
+from ansible_collections.kmsrotate.aws.plugins.inventory import kms_rotation
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.usage import SERVICES
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ROTATE_PLAYBOOK = REPO / "playbooks" / "rotate.yml"
@@ -93,6 +97,21 @@ def test_key_ids_filter_and_no_usage_discovery(playbook, aws, tmp_path):
     host = inventory["_meta"]["hostvars"]["app-data_us-east-1"]
     assert host["kms_rotation_source_key"] == app["Arn"]
     assert "kms_rotation_s3_buckets" not in host
+
+
+def test_unknown_usage_service_is_refused_naming_the_valid_ones(playbook, tmp_path):
+    environment = dict(playbook.environment(endpoint_in_env=True), ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
+    completed = subprocess.run([ANSIBLE_INVENTORY, "-i", str(_inventory_file(tmp_path, usage_services=["s3", "s4"])),
+                                "--list"], capture_output=True, text=True, env=environment, timeout=300, check=False)
+    assert completed.returncode != 0
+    # ansible-core's config manager checks each element against the documented choices.
+    assert "Invalid value" in completed.stderr and "'s4'" in completed.stderr and "usage_services" in completed.stderr
+    assert ", ".join(SERVICES) in completed.stderr
+
+
+def test_usage_services_choices_are_the_discovery_services():
+    options = yaml.safe_load(kms_rotation.DOCUMENTATION)["options"]
+    assert options["usage_services"]["choices"] == list(SERVICES)
 
 
 @pytest.mark.skipif(not ROTATE_PLAYBOOK.exists(), reason="playbooks/rotate.yml (issue 6) has not landed")

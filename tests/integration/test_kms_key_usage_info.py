@@ -37,6 +37,12 @@ def test_finds_movable_and_blocking_users(playbook, aws):
     assert usage["safe_to_retire"] is False
     assert usage["services"]["rds_instances"]["status"] == "ok"
     assert usage["last_usage"]["available"] is True
+    dependents = sorted((entry["kind"], entry["service"], entry["resource"]) for entry in usage["dependents"])
+    rds_arn = usage["services"]["rds_instances"]["resources"][0]["arn"]
+    assert [entry for entry in dependents if entry[0] == "to_move"] == sorted([
+        ("to_move", "s3", "s3://defaulted"), ("to_move", "ebs_volumes", volume), ("to_move", "ebs_snapshots", snapshot)])
+    assert ("blocking", "rds_instances", rds_arn) in dependents
+    assert len(dependents) == 6
 
 
 def test_service_denying_access_is_unknown_not_empty(playbook, aws):
@@ -53,3 +59,5 @@ def test_service_denying_access_is_unknown_not_empty(playbook, aws):
     assert "rds:DescribeDBInstances" in usage["services"]["rds_instances"]["reasons"][0]
     assert [entry["id"] for entry in usage["blocking_resources"]] == ["db-password"]
     assert usage["safe_to_retire"] is False
+    assert sorted((entry["kind"], entry["resource"]) for entry in usage["dependents"] if entry["kind"] == "unknown") == [
+        ("unknown", "rds_clusters"), ("unknown", "rds_instances")]

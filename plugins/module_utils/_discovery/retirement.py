@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The retirement gate: may the source key be retired, and if not, what holds it.
+
+Two kinds of evidence come in, both in the `dependents` vocabulary:
+- what the rotation's own phases report when they re-check their targets in
+  check mode (`known`): each target's own module is the authority on it,
+  retained resources included;
+- what discovery finds still using the key across services (`found`).
+
+A resource discovery finds that a re-check already reported on is judged by the
+re-check. Any other resource found is one of this rotation's targets (its phase
+moves it), or not: then it holds retirement back until it is added to the
+targets or moved by its own service's procedure. A service discovery could not
+read holds it back too. Everything but `retained` holds retirement back; in
+check mode, what this run's own phases would still move does not, since the
+run would move it before the gate.
+
+Without a rotation (plain discovery) nothing is planned: everything found
+holds the key, in check mode too.
+"""
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import TO_MOVE, UNKNOWN, KINDS
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import holds_retirement
+
+# The service whose resources a rotation moves by its data-key phase whatever
+# paths discovery was given: discovery only looks at the files the rotation names.
+_ALWAYS_TARGETED = frozenset(["data_key_files"])
+
+
+def _line(entry):
+    return "[{0}] {1}: {2} - {3}".format(entry["kind"], entry["resource"], entry["count"], entry["reason"])
+
+
+def _judged_by_this_rotation(entry):
+    """A re-check's entry: a target's own module reported it, so a `to_move` one is this run's to move."""
+    return dict(entry, planned=entry["kind"] == TO_MOVE)
+
+
+def _found_elsewhere(entry, targets, rotation):
+    """A discovery entry no re-check reported on."""
+    if entry["kind"] == UNKNOWN:
+        return dict(entry, planned=False)
+    if not rotation:
+        return dict(entry, planned=False)
+    if entry["resource"] in targets or entry["service"] in _ALWAYS_TARGETED:
+        return dict(entry, kind=TO_MOVE, planned=True, reason=entry["reason"] + "; a phase of this rotation moves it")
+    advice = ("add it to this rotation's targets" if entry["kind"] == TO_MOVE
+              else "move it with its own service's procedure")
+    return dict(entry, planned=False, reason="{0}; {1}".format(entry["reason"], advice))
+
+
+def decide(known, found, targets=(), ignore_services=(), check_mode=False, rotation=True):
+    """The gate's answer: every dependent (with a `line` and `planned`), what holds retirement back, and the verdict.
+
+    known: dependents from the rotation's re-checks of its own targets.
+    found: dependents from discovery (kms_key_usage_info's own findings).
+    targets: resources (in the vocabulary's naming) the rotation's phases move.
+    ignore_services: discovery services whose findings the user chose not to let hold retirement back.
+    rotation: False for plain discovery, where no phase moves anything.
+    """
+    targets = frozenset(targets)
+    ignored = frozenset(ignore_services)
+    dependents = [_judged_by_this_rotation(entry) for entry in known]
+    reported = frozenset(entry["resource"] for entry in dependents)
+    for entry in found:
+        if entry["service"] in ignored or (entry["kind"] != UNKNOWN and entry["resource"] in reported):
+            continue
+        dependents.append(_found_elsewhere(entry, targets, rotation))
+    for entry in dependents:
+        entry["line"] = _line(entry)
+    holding_back = [entry for entry in dependents
+                    if holds_retirement(entry) and not (check_mode and entry["kind"] == TO_MOVE and entry["planned"])]
+    by_kind = dict((kind, sum(1 for entry in dependents if entry["kind"] == kind)) for kind in KINDS)
+    return {
+        "dependents": dependents,
+        "dependents_by_kind": by_kind,
+        "holding_back": holding_back,
+        "safe_to_retire": not holding_back,
+    }

@@ -1,0 +1,13 @@
+# -*- coding: utf-8 -*-
+# Copyright: kmsrotate.aws contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Secrets Manager for kms_key_usage_info: secrets."""
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import Found
+
+
+def secrets(ctx):
+    for secret in items(ctx.client("secretsmanager"), "list_secrets", "SecretList"):
+        yield Found("secretsmanager_secret", secret["Name"], secret.get("ARN"), secret.get("KmsKeyId"), {})
