@@ -4,9 +4,9 @@
 
 """The one runner: a module's parameters to a spec, the engine's outcome to exit_json or fail_json."""
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import BotoCoreError, ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.clients import Clients
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import AdaptiveLimit
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import BotoCoreError, ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
 
 

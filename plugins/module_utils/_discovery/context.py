@@ -12,10 +12,10 @@ reference against the key and decides what is movable.
 
 import collections
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import run_bounded
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, NOT_FOUND
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_code, error_message, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, error_code
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_message, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 
 # One resource a finder saw: key_ref is the key as the service stores it (id, alias or ARN);

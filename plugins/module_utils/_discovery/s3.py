@@ -6,8 +6,7 @@
 
 import itertools
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, ClientError, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import Found
 

@@ -11,8 +11,8 @@ snapshot, with the action the run would take. Check mode reports exactly these.
 
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import REPLACED_BY_TAG, SOURCE_VOLUME_TAG
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SWAP_TAG, SwapRecord, tags_of

@@ -7,8 +7,8 @@
 import math
 import time
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import WaiterError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import THROTTLED, RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import THROTTLED, RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import WaiterError, is_error
 
 # Seconds between two polls of a waiter. AWS takes seconds to hours per step.
 POLL_DELAY = 5

@@ -22,11 +22,10 @@ import datetime
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dates import iso_date, plain
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, UNSUPPORTED
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, RotationError, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import list_aliases
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver

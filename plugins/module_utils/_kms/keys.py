@@ -13,9 +13,8 @@ import threading
 
 from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, NOT_FOUND
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, RotationError, is_error
 
 
 class KeyInfo(object):

@@ -13,11 +13,10 @@ before any stored data is moved.
 
 import json
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.arn import arn_region
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, NOT_FOUND
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, RotationError, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import AWS_ALIAS_PREFIX, alias_name, list_aliases
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, require_encryption_destination

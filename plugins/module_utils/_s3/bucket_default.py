@@ -8,8 +8,8 @@ A rule is {sse_algorithm, kms_key_id, bucket_key_enabled}; None means the
 bucket has no default encryption configured.
 """
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
 
 
 def read_bucket_default(s3, bucket):

@@ -20,14 +20,14 @@ import contextlib
 import json
 import time
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import BotoCoreError, ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import run_bounded
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, TO_MOVE, UNKNOWN
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import dependent
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, INVALID_STATE, NOT_FOUND
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_code
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_message, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, INVALID_STATE
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, BotoCoreError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_code, error_message, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, resolve_rekey_keys
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import desired_bucket_default
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import read_bucket_default

@@ -24,9 +24,8 @@ then deleted by its version id so nothing is left behind.
 import uuid
 from urllib.parse import urlencode
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_code, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, ClientError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_code, is_error
 
 UPDATE = "update"
 COPY = "copy"
