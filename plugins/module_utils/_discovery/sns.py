@@ -4,6 +4,8 @@
 
 """SNS for kms_key_usage_info: topics, whose key is an attribute read topic by topic (in the pool)."""
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
+
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import Found
 
@@ -16,4 +18,4 @@ def topics(ctx):
 
     arns = (topic["TopicArn"] for topic in items(sns, "list_topics", "Topics"))
     for arn, found in ctx.read_each(arns, attributes):
-        yield Found("sns_topic", arn.rsplit(":", 1)[-1], arn, found.get("KmsMasterKeyId"), {})
+        yield Found("sns_topic", parse_aws_arn(arn)["resource"], arn, found.get("KmsMasterKeyId"), {})
