@@ -1,0 +1,50 @@
+"""Every module is its argument spec and one run_module(module, Engine) call, and its Spec agrees with it."""
+
+import importlib
+import pkgutil
+
+import pytest
+
+from ansible_collections.kmsrotate.aws.plugins import modules
+
+MODULES = sorted(name for _finder, name, _ispkg in pkgutil.iter_modules(modules.__path__))
+
+
+class _Stop(Exception):
+    pass
+
+
+def _contract(monkeypatch, name):
+    """(argument_spec, engine class) as the module's main() hands them to AnsibleAWSModule and run_module."""
+    module = importlib.import_module("ansible_collections.kmsrotate.aws.plugins.modules." + name)
+    seen = {}
+
+    def ansible_module(**kwargs):
+        seen["argument_spec"] = kwargs["argument_spec"]
+        return "module"
+
+    def run_module(ansible, engine_class):
+        assert ansible == "module"
+        seen["engine"] = engine_class
+        raise _Stop()
+
+    monkeypatch.setattr(module, "AnsibleAWSModule", ansible_module)
+    monkeypatch.setattr(module, "run_module", run_module)
+    with pytest.raises(_Stop):
+        module.main()
+    return seen["argument_spec"], seen["engine"]
+
+
+def test_every_module_is_found():
+    assert len(MODULES) == 7
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_spec_has_exactly_the_modules_options_and_its_defaults(monkeypatch, name):
+    argument_spec, engine = _contract(monkeypatch, name)
+    fields = engine.SPEC.FIELDS
+    assert set(fields) == set(argument_spec), name
+    for option, rules in argument_spec.items():
+        # An option without a default (None) takes the Spec's empty value; any other default must agree.
+        if rules.get("default") is not None:
+            assert fields[option] == rules["default"], "{0}: {1}".format(name, option)
