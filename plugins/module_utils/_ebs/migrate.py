@@ -45,8 +45,9 @@ class EbsMigration(Engine):
     def run(self, spec, check_mode=False):
         ec2 = self.clients("ec2")
         keys = KeyResolver(self.clients("kms"))
-        destination, sources = resolve_rekey_keys(keys, spec.destination_key_id, spec.source_key_ids)
-        scope = planner.KeyScope(keys, destination.arn, sources)
+        rekey_scope = resolve_rekey_keys(keys, spec.destination_key_id, spec.source_key_ids)
+        destination, sources = rekey_scope.destination, rekey_scope.sources
+        scope = planner.KeyScope(keys, rekey_scope)
         volume_plans = planner.plan_volumes(
             ec2, planner.list_volumes(ec2, spec.volume_ids, spec.filters), scope, spec.allow_stop)
         snapshot_plans = planner.plan_snapshots(

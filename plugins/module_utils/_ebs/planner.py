@@ -76,21 +76,20 @@ def describe_instances(ec2, instance_ids):
 
 
 class KeyScope(object):
-    """Which keys a run moves away from, compared by ARN."""
+    """A volume or snapshot's key against the run's RekeyScope."""
 
-    def __init__(self, resolver, destination_arn, source_key_arns):
+    def __init__(self, resolver, rekey_scope):
         self._resolver = resolver
-        self.destination_arn = destination_arn
-        self.source_key_arns = source_key_arns
+        self._rekey_scope = rekey_scope
 
     def classify(self, encrypted, key_ref):
         """(key ARN or None, action or None, reason) for a volume or snapshot's key."""
         if not encrypted or not key_ref:
             return None, SKIPPED, "not encrypted: no KMS key depends on it"
         key_arn = self._resolver.arn(key_ref)
-        if key_arn == self.destination_arn:
+        if key_arn == self._rekey_scope.destination.arn:
             return key_arn, UNCHANGED, "already under the destination key"
-        if self.source_key_arns and key_arn not in self.source_key_arns:
+        if not self._rekey_scope.moves(key_arn):
             return key_arn, SKIPPED, "under a key not listed in source_key_ids"
         return key_arn, None, None
 

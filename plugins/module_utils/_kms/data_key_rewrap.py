@@ -72,6 +72,10 @@ class RewrapSpec(Spec):
     }
     RANGES = {"concurrency": (1, None)}
 
+    @property
+    def destination_context(self):
+        return self.encryption_context if self.destination_encryption_context is None else self.destination_encryption_context
+
 
 class _InlineBlob(object):
     __slots__ = ("index", "blob")
@@ -98,7 +102,8 @@ class DataKeyRewrap(Engine):
     def run(self, spec, check_mode=False):
         kms = self.clients("kms")
         keys = KeyResolver(kms)
-        destination, sources = resolve_rekey_keys(keys, spec.destination_key_id, spec.source_key_ids)
+        scope = resolve_rekey_keys(keys, spec.destination_key_id, spec.source_key_ids)
+        destination = scope.destination
         inline = [_decode_inline(index, text) for index, text in enumerate(spec.ciphertext_blobs)]
         files = blob_files.expand_paths(spec.paths)
 
@@ -108,7 +113,7 @@ class DataKeyRewrap(Engine):
         items = inline + files
         with ThreadPoolExecutor(max_workers=_FILE_WRITERS) as writer:
             for item, outcome, error in run_bounded(
-                    items, lambda item: self._process(kms, item, spec, destination.arn, sources), self.limit):
+                    items, lambda item: self._process(kms, item, spec, scope), self.limit):
                 if error is not None:
                     outcome = self._failure(item, error)
                 outcomes[id(item)] = outcome
@@ -129,7 +134,7 @@ class DataKeyRewrap(Engine):
         return self._summary(results, destination, spec, new_inline, check_mode)
 
     @staticmethod
-    def _process(kms, item, spec, destination_arn, sources):
+    def _process(kms, item, spec, scope):
         if isinstance(item, _InlineBlob):
             outcome = {"index": item.index}
             blob = item.blob
@@ -138,21 +143,19 @@ class DataKeyRewrap(Engine):
             blob_file = blob_files.read_blob_file(item, spec.format)
             outcome["format"] = blob_file.blob_format
             blob = blob_file.blob
-        destination_context = (spec.encryption_context if spec.destination_encryption_context is None
-                               else spec.destination_encryption_context)
         answer = kms.re_encrypt(
             CiphertextBlob=blob,
             SourceEncryptionContext=spec.encryption_context,
-            DestinationKeyId=destination_arn,
-            DestinationEncryptionContext=destination_context,
+            DestinationKeyId=scope.destination.arn,
+            DestinationEncryptionContext=spec.destination_context,
             aws_retry=True,
         )
         source_arn = answer["SourceKeyId"]
         outcome["source_key_arn"] = source_arn
-        if source_arn == destination_arn:
-            outcome.update(action=UNCHANGED, changed=False, destination_key_arn=destination_arn)
+        if source_arn == scope.destination.arn:
+            outcome.update(action=UNCHANGED, changed=False, destination_key_arn=source_arn)
             return outcome
-        if sources and source_arn not in sources:
+        if not scope.moves(source_arn):
             outcome.update(action=SKIPPED, changed=False, destination_key_arn=source_arn,
                            reason="under a key not in source_key_ids")
             return outcome

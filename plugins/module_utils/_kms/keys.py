@@ -115,8 +115,22 @@ def require_encryption_destination(info, purpose="destination"):
             resource=info.arn, fix="name a symmetric encryption key.")
 
 
+class RekeyScope(object):
+    """The key a job moves data to and the keys it moves data away from, compared by ARN."""
+
+    __slots__ = ("destination", "sources")
+
+    def __init__(self, destination, sources):
+        self.destination = destination
+        self.sources = sources
+
+    def moves(self, key_arn):
+        """Whether data under this key is to move: any key but the destination, or only the sources when named."""
+        return key_arn != self.destination.arn and (not self.sources or key_arn in self.sources)
+
+
 def resolve_rekey_keys(resolver, destination_key_id, source_key_ids):
-    """(destination KeyInfo, source key ARNs) of a job that moves data between keys, refused before any change.
+    """The RekeyScope of a job that moves data between keys, refused before any change when it cannot work.
 
     An empty set of sources means every key but the destination.
     """
@@ -127,4 +141,4 @@ def resolve_rekey_keys(resolver, destination_key_id, source_key_ids):
         raise RotationError("The destination key is also listed in source_key_ids: source and destination are the same key.",
                             resource=destination.arn,
                             fix="name the old key(s) in source_key_ids, the new one in destination_key_id.")
-    return destination, sources
+    return RekeyScope(destination, sources)

@@ -108,8 +108,7 @@ class BucketRecopy(Engine):
         self._check_mode = False
         self._s3 = None
         self._resolver = None
-        self._destination = None
-        self._sources = frozenset()
+        self._scope = None
         self._backend = None
 
     # Set-up ----------------------------------------------------------------
@@ -132,8 +131,7 @@ class BucketRecopy(Engine):
 
     def _resolve_keys(self):
         spec = self._spec
-        self._destination, self._sources = resolve_rekey_keys(self._resolver, spec.destination_key_id,
-                                                              spec.source_key_ids)
+        self._scope = resolve_rekey_keys(self._resolver, spec.destination_key_id, spec.source_key_ids)
 
     def _choose_backend(self, versioning):
         spec = self._spec
@@ -141,7 +139,7 @@ class BucketRecopy(Engine):
                         "multipart_chunksize": spec.multipart_chunksize,
                         "copy_acl": spec.method != UPDATE and self._acl_enabled(),
                         "versioning": versioning}
-        return select_backend(spec.method, self._s3, spec.bucket, spec.prefix, self._destination.arn, copy_options)
+        return select_backend(spec.method, self._s3, spec.bucket, spec.prefix, self._scope.destination.arn, copy_options)
 
     # Per object --------------------------------------------------------------
 
@@ -151,12 +149,6 @@ class BucketRecopy(Engine):
             return self._resolver.arn(key_ref)
         except RotationError:
             return key_ref
-
-    def _in_scope(self, key_arn):
-        """Whether objects under this key are to move."""
-        if key_arn == self._destination.arn:
-            return False
-        return not self._sources or key_arn in self._sources
 
     def _head(self, item, current=False):
         # No ChecksumMode: it needs kms:Decrypt, and HEAD must work under a disabled key.
@@ -180,9 +172,9 @@ class BucketRecopy(Engine):
         algorithm = head.get("ServerSideEncryption")
         if algorithm in ("aws:kms", "aws:kms:dsse"):
             key_arn = self._key_arn(head.get("SSEKMSKeyId") or "alias/aws/s3")
-            if key_arn == self._destination.arn:
+            if key_arn == self._scope.destination.arn:
                 return self._outcome(item, "already_current", key_arn=key_arn), key_arn
-            if not self._in_scope(key_arn):
+            if not self._scope.moves(key_arn):
                 return self._outcome(item, "skipped", "other_key", key_arn), key_arn
             if algorithm == "aws:kms:dsse":
                 return self._outcome(item, "skipped", "dsse_kms", key_arn, blocking=True), key_arn
@@ -275,7 +267,7 @@ class BucketRecopy(Engine):
         if self._check_mode:
             return self._rekeyed(item, key_arn, 0, planned=True)
         try:
-            copied = self._backend.rekey(item, head, self._destination.arn, self._object_bucket_key(head))
+            copied = self._backend.rekey(item, head, self._scope.destination.arn, self._object_bucket_key(head))
         except (BotoCoreError, ClientError) as exc:
             # The copy's ETag condition failed: a writer replaced the object since it was listed.
             if is_error(exc, codes=("PreconditionFailed", "412")):
@@ -317,7 +309,7 @@ class BucketRecopy(Engine):
     def _bucket_default_step(self):
         spec = self._spec
         before = read_bucket_default(self._s3, spec.bucket)
-        after = desired_bucket_default(before, self._destination.arn, spec.bucket_key_enabled)
+        after = desired_bucket_default(before, self._scope.destination.arn, spec.bucket_key_enabled)
         current = dict(before) if before else None
         if current and current["kms_key_id"]:
             current["kms_key_id"] = self._key_arn(current["kms_key_id"])
@@ -326,7 +318,7 @@ class BucketRecopy(Engine):
             write_bucket_default(self._s3, spec.bucket, after)
         final = after if spec.update_bucket_default else before
         final_key = self._key_arn(final["kms_key_id"]) if final and final.get("kms_key_id") else None
-        blocking = bool(final_key) and self._in_scope(final_key) and final["sse_algorithm"] in ("aws:kms", "aws:kms:dsse")
+        blocking = bool(final_key) and self._scope.moves(final_key) and final["sse_algorithm"] in ("aws:kms", "aws:kms:dsse")
         return {"changed": bool(change), "before": before, "after": final, "blocking": blocking,
                 "key_arn": current["kms_key_id"] if current else None}
 
@@ -349,7 +341,7 @@ class BucketRecopy(Engine):
                 tally.add(*settled)
                 report(settled[0])
         # A default that names no KMS key (none, SSE-S3, aws/s3 implied) or already the destination holds no key.
-        if check_mode and bucket_default["changed"] and bucket_default["key_arn"] not in (None, self._destination.arn):
+        if check_mode and bucket_default["changed"] and bucket_default["key_arn"] not in (None, self._scope.destination.arn):
             tally.hold(TO_MOVE, "bucket_default", bucket_default["key_arn"])
         if bucket_default["blocking"]:
             tally.hold(BLOCKING, "bucket_default", bucket_default["key_arn"])
@@ -362,7 +354,7 @@ class BucketRecopy(Engine):
         summary = {"scanned": tally.scanned, "rekeyed": counts["rekeyed"], "already_current": counts["already_current"],
                    "skipped": counts["skipped"], "blocking": sum(tally.blocking_reasons.values()),
                    "failed": counts["failed"]}
-        sources = sorted(self._sources)
+        sources = sorted(self._scope.sources)
         values = {
             "bucket": spec.bucket,
             "prefix": spec.prefix,
@@ -371,8 +363,8 @@ class BucketRecopy(Engine):
             "method": spec.method,
             "method_used": self._backend.name,
             "method_probe": probe,
-            "destination_key_arn": self._destination.arn,
-            "kms_key_id": self._destination.arn,
+            "destination_key_arn": self._scope.destination.arn,
+            "kms_key_id": self._scope.destination.arn,
             "source_key_arns": sources,
             "source_kms_key_ids": list(sources),
             "bucket_default": {"changed": bucket_default["changed"], "before": bucket_default["before"],
@@ -396,7 +388,7 @@ class BucketRecopy(Engine):
         failure = None
         if counts["failed"]:
             failure = "{0} object version(s) in s3://{1}/{2} could not be moved to {3}: {4}.".format(
-                counts["failed"], spec.bucket, spec.prefix, self._destination.arn,
+                counts["failed"], spec.bucket, spec.prefix, self._scope.destination.arn,
                 ", ".join("{0} {1}".format(n, reason) for reason, n in sorted(tally.failed_reasons.items())))
         diff = {"before": {"bucket_default_encryption": bucket_default["before"]},
                 "after": {"bucket_default_encryption": bucket_default["after"]}}

@@ -50,3 +50,14 @@ def test_hmac_key_is_not_an_encryption_destination(kms):
     info = KeyResolver(kms).resolve(hmac_key["KeyId"])
     with pytest.raises(RotationError, match="HMAC_256/GENERATE_VERIFY_MAC"):
         require_encryption_destination(info)
+
+
+def test_rekey_scope_moves_any_key_but_the_destination_or_only_the_named_sources(kms):
+    from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import resolve_rekey_keys
+    destination, source, other = (kms.create_key()["KeyMetadata"]["Arn"] for _index in range(3))
+    every = resolve_rekey_keys(KeyResolver(kms), destination, [])
+    assert every.moves(source) and every.moves(other) and not every.moves(destination)
+    named = resolve_rekey_keys(KeyResolver(kms), destination, [source])
+    assert named.moves(source) and not named.moves(other) and not named.moves(destination)
+    with pytest.raises(RotationError, match="same key"):
+        resolve_rekey_keys(KeyResolver(kms), destination, [source, destination])
