@@ -164,7 +164,7 @@ class InventoryModule(AWSInventoryBase):
     INVENTORY_FILE_SUFFIXES = ("kms_rotation.yml", "kms_rotation.yaml")
 
     @staticmethod
-    def _selected(kms, key_arns, patterns, tags, states):
+    def _selected(kms, resolver, key_arns, patterns, tags, states):
         """ARNs of the region's customer managed keys that pass every filter."""
         aliases = aliases_by_target(kms) if patterns else {}
         for listed in items(kms, "list_keys", "Keys"):
@@ -173,8 +173,9 @@ class InventoryModule(AWSInventoryBase):
             if patterns and not any(fnmatch.fnmatchcase(alias, pattern) for alias in aliases.get(listed["KeyId"], [])
                                     for pattern in patterns):
                 continue
-            metadata = kms.describe_key(KeyId=listed["KeyArn"], aws_retry=True)["KeyMetadata"]
-            if metadata.get("KeyManager") != "CUSTOMER" or metadata.get("KeyState") not in states:
+            # Resolved through the resolver, whose answer describe_key_rotation reads again from its cache.
+            info = resolver.resolve(listed["KeyArn"])
+            if info.key_manager != "CUSTOMER" or info.state not in states:
                 continue
             if tags and not _has_tags(kms, listed["KeyArn"], tags):
                 continue
@@ -198,7 +199,7 @@ class InventoryModule(AWSInventoryBase):
                         key_arns.add(resolver.arn(key_ref))
                     except RotationError:
                         continue  # a key of another region
-            for key_arn in self._selected(kms, key_arns, patterns, self.get_option("tags"), self.get_option("key_states")):
+            for key_arn in self._selected(kms, resolver, key_arns, patterns, self.get_option("tags"), self.get_option("key_states")):
                 facts = describe_key_rotation(kms, resolver, key_arn)
                 usage = None
                 if self.get_option("discover_usage"):

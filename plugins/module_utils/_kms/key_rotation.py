@@ -135,7 +135,7 @@ def _aliases(kms, key_arn):
 def describe_key_rotation(kms, resolver, key_ref):
     """Everything that decides how this key rotates, with the chosen strategy."""
     info = resolver.resolve(key_ref)
-    metadata = kms.describe_key(KeyId=info.arn, aws_retry=True)["KeyMetadata"]
+    metadata = info.metadata
     multi_region = metadata.get("MultiRegionConfiguration") or {}
     facts = {
         "key_arn": info.arn,

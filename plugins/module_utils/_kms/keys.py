@@ -18,12 +18,15 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors impor
 
 
 class KeyInfo(object):
-    """What DescribeKey says about one key, in snake_case."""
+    """What DescribeKey says about one key, in snake_case (as_dict), and its whole answer (metadata)."""
 
-    __slots__ = ("arn", "key_id", "region", "account", "state", "key_spec", "key_usage", "key_manager",
-                 "origin", "multi_region", "custom_key_store_id", "description")
+    _FIELDS = ("arn", "key_id", "region", "account", "state", "key_spec", "key_usage", "key_manager",
+               "origin", "multi_region", "custom_key_store_id", "description")
+    __slots__ = _FIELDS + ("metadata",)
 
     def __init__(self, metadata):
+        # Kept whole so that readers of other fields (creation date, multi-Region role) need no second DescribeKey.
+        self.metadata = metadata
         self.arn = metadata["Arn"]
         self.key_id = metadata["KeyId"]
         parsed = parse_aws_arn(self.arn)
@@ -47,7 +50,7 @@ class KeyInfo(object):
         return self.key_spec == "SYMMETRIC_DEFAULT" and self.key_usage == "ENCRYPT_DECRYPT"
 
     def as_dict(self):
-        return dict((name, getattr(self, name)) for name in self.__slots__)
+        return dict((name, getattr(self, name)) for name in self._FIELDS)
 
 
 def is_key_arn(value):

@@ -214,3 +214,12 @@ def test_bad_period_refused_before_any_call(run, kms, wanted):
 def test_period_outside_what_kms_accepts_names_the_range():
     with pytest.raises(RotationError, match="rotation_period_days is 89; KMS accepts 90 to 2560"):
         KeyRotationSpec(key_id="alias/app", enable_automatic_rotation=True, rotation_period_days=89)
+
+
+def test_a_key_is_described_once_per_run(kms, make_clients):
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/once", TargetKeyId=key["KeyId"])
+    clients, limit = make_clients()
+    facts = KeyRotation(clients, limit).run(KeyRotationSpec(key_id="alias/once")).values
+    assert facts["creation_date"] and facts["multi_region"] is False
+    assert clients.requests.counts["DescribeKey"] == 1
