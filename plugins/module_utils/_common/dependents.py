@@ -34,6 +34,11 @@ def dependent(resource, service, kind, reason, key_arn=None, count=1, **details)
     return entry
 
 
+def bucket_resource(name):
+    """How dependents (and errors) name an S3 bucket: s3://name, in every engine and in the gate's targets."""
+    return "s3://" + name
+
+
 def holds_retirement(entry):
     """Everything but what was kept on purpose holds the key's retirement back."""
     return entry["kind"] != RETAINED

@@ -18,7 +18,7 @@ is how a key gets disabled under a database nobody listed.
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.arn import with_region
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, TO_MOVE, UNKNOWN
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import dependent
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import bucket_resource, dependent
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery import data_key_files, dynamodb, ebs, efs
@@ -171,7 +171,7 @@ class KeyUsageDiscovery(Engine):
 def _dependent_resource(entry):
     """A resource as dependents name it: a bucket as s3://name, EBS resources and files by id or path, else the ARN."""
     if entry["resource_type"] == s3.BUCKET_DEFAULT_ENCRYPTION:
-        return "s3://" + entry["id"]
+        return bucket_resource(entry["id"])
     if entry["resource_type"] in _NAMED_BY_ID:
         return entry["id"]
     return entry["arn"] or entry["id"]

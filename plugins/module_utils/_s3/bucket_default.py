@@ -8,6 +8,7 @@ A rule is {sse_algorithm, kms_key_id, bucket_key_enabled}; None means the
 bucket has no default encryption configured.
 """
 
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import bucket_resource
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
 
@@ -21,7 +22,7 @@ def read_bucket_default(s3, bucket):
         if is_error(exc, codes=("ServerSideEncryptionConfigurationNotFoundError",)):
             return None
         if is_error(exc, NOT_FOUND):
-            raise RotationError("Bucket not found.", resource="s3://" + bucket, fix="check the bucket name and region.")
+            raise RotationError("Bucket not found.", resource=bucket_resource(bucket), fix="check the bucket name and region.")
         raise
     default = rules[0].get("ApplyServerSideEncryptionByDefault", {})
     return {"sse_algorithm": default.get("SSEAlgorithm"), "kms_key_id": default.get("KMSMasterKeyID"),

@@ -22,7 +22,7 @@ import time
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import run_bounded
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, TO_MOVE, UNKNOWN
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import dependent
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import bucket_resource, dependent
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, INVALID_STATE
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, BotoCoreError
@@ -372,7 +372,7 @@ class BucketRecopy(Engine):
             "counts": summary,
             "reasons": {"skipped": dict(tally.skipped_reasons), "blocking": dict(tally.blocking_reasons),
                         "failed": dict(tally.failed_reasons)},
-            "dependents": tally.dependents("s3://" + spec.bucket),
+            "dependents": tally.dependents(bucket_resource(spec.bucket)),
             "bytes_copied": tally.bytes_copied,
             "requests": dict(self.clients.requests.counts),
             "throttling": self.limit.report(),

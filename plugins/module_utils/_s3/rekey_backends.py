@@ -24,6 +24,7 @@ then deleted by its version id so nothing is left behind.
 import uuid
 from urllib.parse import urlencode
 
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import bucket_resource
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_code, is_error
 
@@ -238,6 +239,6 @@ def select_backend(method, s3, bucket, prefix, destination_arn, copy_options):
     if supported:
         return UpdateBackend(s3, bucket), detail
     if method == UPDATE:
-        raise RotationError("UpdateObjectEncryption cannot be used: {0}.".format(detail), resource="s3://" + bucket,
+        raise RotationError("UpdateObjectEncryption cannot be used: {0}.".format(detail), resource=bucket_resource(bucket),
                             fix="use method: copy (or auto), or grant s3:UpdateObjectEncryption.")
     return CopyBackend(s3, bucket, **copy_options), detail
