@@ -176,9 +176,10 @@ def main():
         policy=dict(type="json"),
         aliases=dict(type="list", elements="str"),
     )
-    # destination_key_id versus create_key is checked by the engine: a role
-    # passes create_key=false explicitly, which mutually_exclusive would refuse.
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    # Both destination_key_id and create_key=true is refused by the engine: the
+    # role passes create_key=false explicitly, which mutually_exclusive would refuse.
+    module = AnsibleAWSModule(argument_spec=argument_spec, required_if=[("create_key", False, ["destination_key_id"])],
+                              supports_check_mode=True)
     run_module(module, SuccessorKey)
 
 

@@ -72,9 +72,9 @@ class KeyRetire(Engine):
             after = "Disabled" if spec.state == "disabled" else "PendingDeletion"
         elif changed or before == "PendingDeletion":
             keys.forget(key.arn)
-            current = kms.describe_key(KeyId=key.arn, aws_retry=True)["KeyMetadata"]
-            after = current["KeyState"]
-            deletion_date = iso_date(current.get("DeletionDate"))
+            current = keys.resolve(key.arn)
+            after = current.state
+            deletion_date = iso_date(current.metadata.get("DeletionDate"))
 
         values = {
             "changed": changed,

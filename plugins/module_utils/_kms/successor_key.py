@@ -126,13 +126,11 @@ class SuccessorKey(Engine):
         if spec.destination_key_id and spec.create_key:
             raise RotationError("Both a destination key and create_key were given.", resource=spec.destination_key_id,
                                 fix="either name an existing destination key or set create_key: true, not both.")
+        # Without create_key, the argument spec requires destination_key_id.
         if spec.destination_key_id:
             destination = self._resolve_destination(spec.destination_key_id)
-        elif spec.create_key:
-            destination = self._find_successor(source)
         else:
-            raise RotationError("No destination key: neither destination_key_id nor create_key was given.",
-                                resource=source.arn, fix="name an existing key or set create_key: true.")
+            destination = self._find_successor(source)
         if destination is not None:
             self._check_destination(source, destination)
 

@@ -15,3 +15,9 @@ def test_a_destination_with_create_key_false_is_accepted(validate):
 
 def test_the_source_key_is_required(validate):
     assert validate({"create_key": True}) == ["missing required arguments: source_key_id"]
+
+
+def test_without_create_key_a_destination_is_required(validate):
+    assert validate({"source_key_id": "alias/app"}) == [
+        "create_key is False but all of the following are missing: destination_key_id"]
+    assert validate({"source_key_id": "alias/app", "create_key": True}) == []
