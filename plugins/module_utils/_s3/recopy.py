@@ -395,6 +395,10 @@ class BucketRecopy(Engine):
         return Result(values, diff=diff, failure=failure)
 
 
+def _version_of(outcome):
+    return _version_ref(outcome["key"], outcome["version_id"])
+
+
 def _version_ref(key, version_id):
     """How a dependents example names one version: `key`, or `key?versionId=...` in a versioned listing."""
     return key if version_id is None else "{0}?versionId={1}".format(key, version_id)
@@ -437,14 +441,13 @@ class Tally(object):
             self.skipped_reasons[outcome["reason"]] += 1
         if outcome["action"] == "failed":
             self.failed_reasons[outcome["reason"]] += 1
-        version = _version_ref(outcome["key"], outcome["version_id"])
         if outcome["blocking"]:
-            self.hold(_blocking_kind(outcome["reason"]), outcome["reason"], outcome["from_kms_key_id"], version)
+            self.hold(_blocking_kind(outcome["reason"]), outcome["reason"], outcome["from_kms_key_id"], _version_of(outcome))
         for reason, key_arn, left_version in left_behind:
             self.hold(_blocking_kind(reason), reason, key_arn, left_version)
         # A planned re-key (check mode) moves data off a KMS key; SSE-S3 data depends on none.
         if outcome.get("planned") and outcome["from_kms_key_id"]:
-            self.hold(TO_MOVE, "rekeyed", outcome["from_kms_key_id"], version)
+            self.hold(TO_MOVE, "rekeyed", outcome["from_kms_key_id"], _version_of(outcome))
         self.bytes_copied += outcome.get("bytes_copied", 0) or 0
         if len(self.sample) < self._sample_size:
             self.sample.append(outcome)
