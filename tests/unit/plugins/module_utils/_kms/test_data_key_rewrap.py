@@ -198,7 +198,8 @@ def test_results_hold_only_plain_values(run, kms, keys, tmp_path):
     for check_mode in (True, False):
         result = run(check_mode=check_mode, destination_key_id=keys["new"]["KeyId"],
                      paths=[str(tmp_path / "a.key")], ciphertext_blobs=[inline])
-        json.dumps(result)
+        # Raises TypeError on bytes or other values a module result cannot carry.
+        assert json.loads(json.dumps(result)) == result
 
 
 def test_check_mode_dependents_are_the_blobs_a_run_would_move(run, kms, keys, tmp_path):
