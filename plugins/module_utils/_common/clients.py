@@ -20,18 +20,26 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.retries impo
 
 
 class RequestCounter(object):
-    """API calls made per operation (a call retried by aws_retry counts again)."""
+    """HTTP requests sent per operation: every attempt, retries included.
+
+    botocore's `before-send` fires once per attempt, whoever retries
+    (aws_retry re-calling the operation, or botocore's own retry handler),
+    so a request retried after a throttle or a dropped connection counts
+    each time it went out.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
         self.counts = collections.Counter()
 
     def attach(self, client):
-        client.meta.events.register("before-call", self._on_call)
+        client.meta.events.register("before-send", self._on_send)
 
-    def _on_call(self, model=None, **kwargs):
+    def _on_send(self, event_name=None, **kwargs):
+        # event_name is "before-send.<service>.<Operation>".
+        operation = event_name.rsplit(".", 1)[-1]
         with self._lock:
-            self.counts[model.name] += 1
+            self.counts[operation] += 1
 
 
 class Clients(object):

@@ -28,6 +28,8 @@ ACCESS_DENIED = "access_denied"
 THROTTLED = "throttled"
 UNSUPPORTED = "unsupported"
 INVALID_STATE = "invalid_state"
+# "This endpoint does not implement the operation", whatever code comes with it.
+NOT_IMPLEMENTED_STATUS = 501
 
 _CODES = {
     NOT_FOUND: frozenset([
@@ -71,6 +73,13 @@ def error_code(exc):
     return None
 
 
+def http_status(exc):
+    """The HTTP status of a ClientError's answer, or None."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return None
+
+
 def error_message(exc):
     """`Code: message` of a ClientError, or the exception's own text."""
     if isinstance(exc, ClientError):
@@ -89,6 +98,9 @@ def error_kind(exc):
     code = error_code(exc)
     if code is None:
         return None
+    if http_status(exc) == NOT_IMPLEMENTED_STATUS:
+        # Emulators answer an operation they lack with 501 under codes of their own (LocalStack: InternalFailure).
+        return UNSUPPORTED
     for kind, members in _CODES.items():
         if code in members:
             return kind

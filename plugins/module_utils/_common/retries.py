@@ -13,6 +13,10 @@
 
 A ThrottleWatch hears about every throttled attempt, so a bounded pool can
 slow down instead of failing.
+
+An answer that the endpoint does not implement the operation (HTTP 501, as
+LocalStack and S3-compatible stores give with codes such as InternalFailure
+that AWSRetry retries) is final: retrying it only spends minutes.
 """
 
 try:
@@ -22,7 +26,8 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import THROTTLED, codes
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_IMPLEMENTED_STATUS, THROTTLED, codes
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import http_status
 
 # Error codes AWSRetry.found does not retry by itself.
 EXTRA_RETRY_CODES = [
@@ -36,8 +41,18 @@ EXTRA_RETRY_CODES = [
 ]
 THROTTLING_CODES = codes(THROTTLED)
 
+class _Retry(AWSRetry):
+    """AWSRetry, except that a not-implemented answer is reported under the code UNSUPPORTED knows, never retried."""
+
+    @staticmethod
+    def status_code_from_exception(error):
+        if http_status(error) == NOT_IMPLEMENTED_STATUS:
+            return "NotImplemented"
+        return AWSRetry.status_code_from_exception(error)
+
+
 # Per-request retry: enough to ride out minutes of throttling on a big estate.
-aws_retry = AWSRetry.jittered_backoff(retries=12, delay=0.5, max_delay=20, catch_extra_error_codes=EXTRA_RETRY_CODES)
+aws_retry = _Retry.jittered_backoff(retries=12, delay=0.5, max_delay=20, catch_extra_error_codes=EXTRA_RETRY_CODES)
 
 # Extra HTTP connections beyond the worker count, for the main thread's calls.
 _POOL_HEADROOM = 4

@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+from botocore.awsrequest import AWSResponse
 from botocore.hooks import HierarchicalEmitter
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.clients import Clients
@@ -35,3 +36,32 @@ def test_throttling_on_any_client_slows_the_shared_limit():
     events = clients("kms").client.meta.events
     events.emit("needs-retry.kms.ReEncrypt", response=(None, {"Error": {"Code": "ThrottlingException"}}), attempts=1)
     assert (limit.current, limit.throttle_events) == (4, 1)
+
+
+def test_every_attempt_is_counted_retries_included(aws_client):
+    """A call botocore retries after a throttle went out twice: `requests` says 2, not 1."""
+    clients = Clients(aws_client, AdaptiveLimit(4), region="us-east-1")
+    kms = clients("kms")
+    throttled = []
+
+    def throttle_first_attempt(**kwargs):
+        # Answered without reaching moto, as KMS answers a throttled request; botocore retries it.
+        if not throttled:
+            throttled.append(True)
+            return AWSResponse("https://kms.us-east-1.amazonaws.com/", 400, {}, _RawBody(b'{"__type": "ThrottlingException"}'))
+        return None
+
+    kms.client.meta.events.register("before-send.kms.ListKeys", throttle_first_attempt)
+    kms.list_keys(aws_retry=True)
+    assert clients.requests.counts["ListKeys"] == 2
+    assert throttled == [True]
+
+
+class _RawBody(object):
+    """The raw stream an AWSResponse reads its body from."""
+
+    def __init__(self, body):
+        self._body = body
+
+    def stream(self, **kwargs):
+        yield self._body

@@ -52,3 +52,24 @@ def test_throttle_watch_hears_only_throttling_responses():
         assert [answer for _handler, answer in answers] == [None]
     events.emit("needs-retry.kms.ReEncrypt", response=None, attempts=1)
     assert heard == [1, 1, 1]
+
+
+def test_a_not_implemented_answer_is_final_whatever_its_code(monkeypatch):
+    """LocalStack answers an operation it lacks with 501 InternalFailure, a code AWSRetry retries: here it is not."""
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    calls = []
+    not_implemented = ClientError({"Error": {"Code": "InternalFailure", "Message": "not yet emulated"},
+                                   "ResponseMetadata": {"HTTPStatusCode": 501}}, "UpdateObjectEncryption")
+
+    @retries.aws_retry
+    def unsupported():
+        calls.append(1)
+        raise not_implemented
+
+    try:
+        unsupported()
+    except ClientError as exc:
+        assert errors.is_error(exc, errors.UNSUPPORTED)
+    else:
+        raise AssertionError("the 501 answer was swallowed")
+    assert len(calls) == 1
