@@ -16,6 +16,9 @@ description:
     key's policy (KMS's default policy when the source is AWS-managed, whose policy trusts only its service).
   - Moves aliases to the destination with UpdateAlias, so applications that encrypt through an alias use the new key
     at once. M(amazon.aws.kms_key) cannot move an alias.
+  - Records every alias it moves as a tag C(kmsrotate:moved:<alias name>) on the destination key, whose value is
+    when the alias stopped pointing at the source key (UTC). RV(alias_history) returns that record, which outlives the
+    run: resources that reference the source key through such an alias still hold data under it.
   - Fails before any change when the destination is the source, disabled, not a symmetric encryption key, or in
     another region.
 author:
@@ -25,8 +28,11 @@ options:
     description:
       - The key being rotated away from, as key id, key ARN, alias name or alias ARN.
       - An alias that an earlier run already moved to a successor this module created leads back to the key that
-        successor replaces (its C(kmsrotate:source-key-arn) tag), so a rerun naming the source by alias stays on the
-        same rotation.
+        successor replaces (its C(kmsrotate:source-key-arn) tag) while that key is still Enabled: the rotation is in
+        progress, and a rerun naming the source by alias stays on it.
+      - Once the replaced key is Disabled or pending deletion, that rotation is finished and the alias's current key
+        is the source: naming the source by alias then starts the next rotation. RV(source_reason) says which case
+        applied.
     type: str
     required: true
   destination_key_id:
@@ -140,6 +146,36 @@ source_key:
   description: What DescribeKey says about the source key, with the same fields as RV(destination_key).
   returned: always
   type: dict
+source_reason:
+  description: Why RV(source_key) is the source, in particular when O(source_key_id) is an alias an earlier run moved.
+  returned: always
+  type: str
+  sample: "alias/app names arn:aws:kms:...:key/b, the successor of arn:aws:kms:...:key/a, which is Disabled: that
+    rotation is finished, so arn:aws:kms:...:key/b is the key to rotate now."
+rotation_started_at:
+  description:
+    - When the rotation began as AWS records it (UTC, ISO 8601) - the creation of the successor this module created,
+      else the first move of an alias off the source key; null before either (the caller's own start time applies).
+    - Uses of the source key after it by anyone but the rotation hold its retirement back (see
+      M(kmsrotate.aws.kms_key_usage_info)).
+  returned: always
+  type: str
+alias_history:
+  description:
+    - Every alias known to have pointed at the source key - now, or until this module moved it (its tag on the
+      destination key).
+    - Aliases whose name makes a tag key longer than 128 characters are not tagged; they appear only while they
+      still point at the source key.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    alias_name:
+      description: The alias, C(alias/...).
+      type: str
+    until:
+      description: When it stopped pointing at the source key (UTC, ISO 8601); null while it still does.
+      type: str
 aliases:
   description: Each alias this run points at the destination key.
   returned: always

@@ -9,8 +9,14 @@ ARN, so an interrupted or repeated rotation never creates a second key.
 Aliases move with UpdateAlias: an alias keeps its name and ARN, so the
 applications that encrypt through it start using the successor at once,
 before any stored data is moved.
+
+Every alias moved is recorded on the successor as a tag (its name, and when
+it stopped pointing at the source key), written before the move and again
+after it: resources that name the key by that alias still hold data under
+the source key, and the retirement gate needs to know, on every later run.
 """
 
+import datetime
 import json
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.arn import arn_region
@@ -22,8 +28,14 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, require_encryption_destination
 
 SOURCE_KEY_TAG = "kmsrotate:source-key-arn"
+# One tag per alias moved off the source key: kmsrotate:moved:<alias name> = when (UTC, ISO 8601).
+ALIAS_HISTORY_TAG_PREFIX = "kmsrotate:moved:"
+# KMS's longest tag key: an alias whose tag would be longer is recorded in the run's report only.
+_MAX_TAG_KEY = 128
 # Keys in these states can never again be a rotation's destination.
 _DEAD_STATES = ("PendingDeletion", "PendingReplicaDeletion")
+# A predecessor in these states is retired: the rotation that replaced it is finished.
+_RETIRED_STATES = ("Disabled", "PendingDeletion")
 
 
 class SuccessorKeySpec(Spec):
@@ -103,24 +115,37 @@ class SuccessorKey(Engine):
 
     # The work ---------------------------------------------------------------
 
-    def _predecessor(self, key):
-        """The source key ARN a successor was tagged with, or None for any other key."""
-        tags = self._kms.list_resource_tags(KeyId=key.key_id, aws_retry=True).get("Tags", [])
-        return next((tag["TagValue"] for tag in tags if tag.get("TagKey") == SOURCE_KEY_TAG), None)
+    def _tags(self, key):
+        return dict((tag["TagKey"], tag.get("TagValue")) for tag in
+                    self._kms.list_resource_tags(KeyId=key.key_id, aws_retry=True).get("Tags", []))
 
     def _resolve_source(self, source_key_id):
-        """The source key; an alias an earlier run already moved leads back to the key it replaced."""
-        source = self._keys.resolve(source_key_id)
-        if alias_name(source_key_id) == source_key_id or ":alias/" in source_key_id:
-            predecessor = self._predecessor(source)
-            if predecessor:
-                return self._keys.resolve(predecessor)
-        return source
+        """(source key, why it is the source), telling a rotation in progress from a finished one.
+
+        An alias an earlier run moved names that run's successor. While the
+        key it replaced is still usable, that rotation is in progress and the
+        old key stays the source. Once the old key is retired (Disabled or
+        pending deletion), that rotation is finished: the alias's key is the
+        one to rotate now.
+        """
+        named = self._keys.resolve(source_key_id)
+        by_alias = alias_name(source_key_id) == source_key_id or ":alias/" in source_key_id
+        predecessor_arn = self._tags(named).get(SOURCE_KEY_TAG) if by_alias else None
+        if not predecessor_arn:
+            return named, "{0} names {1}.".format(source_key_id, named.arn)
+        predecessor = self._keys.resolve(predecessor_arn)
+        if predecessor.state in _RETIRED_STATES:
+            return named, ("{0} names {1}, the successor of {2}, which is {3}: that rotation is finished, "
+                           "so {1} is the key to rotate now.").format(source_key_id, named.arn, predecessor.arn,
+                                                                     predecessor.state)
+        return predecessor, ("{0} names {1}, the successor of {2}, which is still {3}: that rotation is in progress, "
+                             "so {2} stays the source and {1} the destination.").format(
+                                 source_key_id, named.arn, predecessor.arn, predecessor.state)
 
     def run(self, spec, check_mode=False):
         self._kms = self.clients("kms")
         self._keys = KeyResolver(self._kms)
-        source = self._resolve_source(spec.source_key_id)
+        source, source_reason = self._resolve_source(spec.source_key_id)
         # Checked here, not with mutually_exclusive: the rotation role passes create_key=false
         # explicitly next to a destination_key_id, which mutually_exclusive would refuse.
         if spec.destination_key_id and spec.create_key:
@@ -140,14 +165,18 @@ class SuccessorKey(Engine):
         if created and not check_mode:
             destination = self._create(source, spec.description, spec.tags, spec.policy)
         alias_changes = self._move_aliases(source, destination, planned_aliases, check_mode)
+        alias_history = self._alias_history(source, destination)
 
         values = {
             "changed": created or any(change["changed"] for change in alias_changes),
             "created": created,
             "source_key": source.as_dict(),
+            "source_reason": source_reason,
             "destination_key": destination.as_dict() if destination else None,
             "destination_key_arn": destination.arn if destination else None,
             "aliases": alias_changes,
+            "alias_history": alias_history,
+            "rotation_started_at": _rotation_start(destination, spec.destination_key_id is None, alias_history),
         }
         return Result(values, diff=self._diff(destination, created, alias_changes))
 
@@ -162,8 +191,9 @@ class SuccessorKey(Engine):
         return successors[0] if successors else None
 
     def _create(self, source, description, tags, policy):
+        # The rotation's own records are written by this module only.
         key_tags = [{"TagKey": name, "TagValue": str(value)} for name, value in sorted((tags or {}).items())
-                    if name != SOURCE_KEY_TAG]
+                    if name != SOURCE_KEY_TAG and not name.startswith(ALIAS_HISTORY_TAG_PREFIX)]
         key_tags.append({"TagKey": SOURCE_KEY_TAG, "TagValue": source.arn})
         request = {
             "Description": description or "Successor of {0} (kmsrotate.aws)".format(source.arn),
@@ -206,10 +236,29 @@ class SuccessorKey(Engine):
                 if target is None:
                     self._kms.create_alias(AliasName=name, TargetKeyId=destination.key_id, aws_retry=True)
                 else:
+                    # Recorded before the move (a crash right after it must not lose the record), then
+                    # again with the time after it: until then, data written through it went under the source.
+                    self._record_alias_move(destination, name)
                     self._kms.update_alias(AliasName=name, TargetKeyId=destination.key_id, aws_retry=True)
+                    self._record_alias_move(destination, name)
             before = {None: None, source.key_id: source.arn}.get(target, new_key)
             changes.append({"alias_name": name, "before": before, "after": new_key, "changed": changed})
         return changes
+
+    def _record_alias_move(self, destination, name):
+        tag_key = ALIAS_HISTORY_TAG_PREFIX + name
+        if len(tag_key) <= _MAX_TAG_KEY:
+            self._kms.tag_resource(KeyId=destination.key_id, aws_retry=True, Tags=[
+                {"TagKey": tag_key, "TagValue": _utc_now()}])
+
+    def _alias_history(self, source, destination):
+        """Every alias known to have pointed at the source key: {alias_name, until} (until None: it still does)."""
+        history = dict((name, None) for name, target in self._aliases().items() if target == source.key_id)
+        if destination is not None:
+            for tag_key, when in self._tags(destination).items():
+                if tag_key.startswith(ALIAS_HISTORY_TAG_PREFIX):
+                    history.setdefault(tag_key[len(ALIAS_HISTORY_TAG_PREFIX):], when)
+        return [{"alias_name": name, "until": until} for name, until in sorted(history.items())]
 
     @staticmethod
     def _diff(destination, created, alias_changes):
@@ -220,3 +269,22 @@ class SuccessorKey(Engine):
             "before": {"destination_key": None if created else after_key, "aliases": aliases_before},
             "after": {"destination_key": after_key, "aliases": aliases_after},
         }
+
+
+def _rotation_start(destination, is_successor, alias_history):
+    """When the rotation began, as far as AWS records it: its successor's creation, else its first alias move.
+
+    None when neither exists yet (nothing has moved): the run's own start is then the rotation's.
+    """
+    moments = [entry["until"] for entry in alias_history if entry["until"]]
+    if destination is not None and is_successor:
+        moments.append(_utc(destination.metadata["CreationDate"]))
+    return min(moments) if moments else None
+
+
+def _utc(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc_now():
+    return _utc(datetime.datetime.now(datetime.timezone.utc))

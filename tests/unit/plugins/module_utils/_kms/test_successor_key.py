@@ -1,11 +1,13 @@
 """successor_key: find-or-create by tag, destination checks, alias moves."""
 
+import datetime
 import json
 
 import pytest
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.aliases import alias_name
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.successor_key import ALIAS_HISTORY_TAG_PREFIX
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.successor_key import SOURCE_KEY_TAG, SuccessorKey
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.successor_key import SuccessorKeySpec
 
@@ -60,7 +62,11 @@ def test_creates_once_copies_policy_and_moves_aliases(run, kms):
     assert all(change["before"] == source["Arn"] and change["after"] == new_arn for change in first["aliases"])
     assert alias_target(kms, "alias/app") == new_arn.split("/")[-1]
     tags = dict((t["TagKey"], t["TagValue"]) for t in kms.list_resource_tags(KeyId=new_arn)["Tags"])
+    moved_at = tags.pop(ALIAS_HISTORY_TAG_PREFIX + "alias/app")
+    assert tags.pop(ALIAS_HISTORY_TAG_PREFIX + "alias/app-legacy") == moved_at
     assert tags == {"team": "data", SOURCE_KEY_TAG: source["Arn"]}
+    assert first["alias_history"] == [{"alias_name": "alias/app", "until": moved_at},
+                                      {"alias_name": "alias/app-legacy", "until": moved_at}]
     assert json.loads(kms.get_key_policy(KeyId=new_arn, PolicyName="default")["Policy"]) == json.loads(policy)
 
     # The alias now names the successor; a rerun naming the source by that alias is led back to it.
@@ -125,3 +131,48 @@ def test_two_tagged_successors_are_ambiguous(run, kms):
     make_key(kms, Tags=tagged)
     with pytest.raises(RotationError, match="2 keys are tagged"):
         run(source["Arn"], create_key=True)
+
+
+def test_alias_history_survives_between_runs_and_check_mode_reports_aliases_still_pointing(run, kms):
+    source = make_key(kms, alias="alias/app")
+    planned = run(source["Arn"], create_key=True, check_mode=True)
+    assert planned["alias_history"] == [{"alias_name": "alias/app", "until": None}]
+    run(source["Arn"], create_key=True)
+    # A later run finds the record on the successor, though the alias no longer points at the source.
+    again = run(source["Arn"], create_key=True)
+    assert [entry["alias_name"] for entry in again["alias_history"]] == ["alias/app"]
+    assert again["alias_history"][0]["until"].endswith("Z")
+
+
+def test_user_tags_cannot_forge_the_rotation_records(run, kms):
+    source = make_key(kms, alias="alias/app")
+    created = run(source["Arn"], create_key=True, aliases=[],
+                  tags={ALIAS_HISTORY_TAG_PREFIX + "alias/other": "2020-01-01T00:00:00Z"})
+    assert created["alias_history"] == [{"alias_name": "alias/app", "until": None}]
+
+
+def test_second_rotation_by_alias_starts_from_the_alias_key_once_the_first_finished(run, kms):
+    """A -> B finished (A disabled): naming alias/app again rotates B, not A -> B once more."""
+    key_a = make_key(kms, alias="alias/app")
+    first = run("alias/app", create_key=True)
+    key_b = first["destination_key_arn"]
+
+    in_progress = run("alias/app", create_key=True)
+    assert (in_progress["source_key"]["arn"], in_progress["destination_key_arn"]) == (key_a["Arn"], key_b)
+    assert "in progress" in in_progress["source_reason"]
+
+    kms.disable_key(KeyId=key_a["KeyId"])
+    finished = run("alias/app", create_key=True)
+    assert finished["source_key"]["arn"] == key_b
+    assert finished["created"] and finished["destination_key_arn"] not in (key_a["Arn"], key_b)
+    assert "finished" in finished["source_reason"] and key_a["Arn"] in finished["source_reason"]
+    assert alias_target(kms, "alias/app") == finished["destination_key_arn"].split("/")[-1]
+
+
+def test_rotation_start_is_the_successors_creation_and_survives_reruns(run, kms):
+    source = make_key(kms, alias="alias/app")
+    assert run(source["Arn"], create_key=True, check_mode=True)["rotation_started_at"] is None
+    first = run(source["Arn"], create_key=True)
+    created = kms.describe_key(KeyId=first["destination_key_arn"])["KeyMetadata"]["CreationDate"]
+    assert first["rotation_started_at"] == created.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert run(source["Arn"], create_key=True)["rotation_started_at"] == first["rotation_started_at"]
