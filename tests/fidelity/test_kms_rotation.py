@@ -126,16 +126,3 @@ def test_imported_material_rotates_only_once_new_material_is_pending(aws, kms):
     kms.rotate_key_on_demand(KeyId=key["KeyId"])
     listed = kms.list_key_rotations(KeyId=key["KeyId"], IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
     assert [(entry["RotationType"], entry["KeyMaterialState"]) for entry in listed] == [("ON_DEMAND", "CURRENT")]
-
-
-def test_key_last_usage_starts_empty_and_records_crypto_operations(kms):
-    source = kms.create_key()["KeyMetadata"]
-    destination = kms.create_key()["KeyMetadata"]
-    unused = kms.get_key_last_usage(KeyId=source["Arn"])
-    assert unused["KeyLastUsage"] == {}
-    assert unused["TrackingStartDate"] == unused["KeyCreationDate"]
-    blob = kms.encrypt(KeyId=source["KeyId"], Plaintext=b"secret")["CiphertextBlob"]
-    assert kms.get_key_last_usage(KeyId=source["KeyId"])["KeyLastUsage"]["Operation"] == "Encrypt"
-    kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=destination["KeyId"])
-    for key in (source, destination):
-        assert kms.get_key_last_usage(KeyId=key["KeyId"])["KeyLastUsage"]["Operation"] == "ReEncrypt"

@@ -16,9 +16,8 @@
   it; ListKeyRotations with IncludeKeyMaterial=ALL_KEY_MATERIAL lists the
   pending material, and RotateKeyOnDemand makes it current.
 - RotateKeyOnDemand allows 25 rotations per key (LimitExceededException).
-- GetKeyLastUsage (moto: not implemented) reports the last successful
-  cryptographic operation on the key, with TrackingStartDate and
-  KeyCreationDate; ReEncrypt counts for both of its keys.
+
+GetKeyLastUsage is served by cloudtrail.py, from the log of KMS requests.
 """
 
 import datetime
@@ -154,33 +153,6 @@ def _list_key_rotations(original):
     return list_key_rotations
 
 
-_CRYPTO_ACTIONS = {"encrypt": "Encrypt", "decrypt": "Decrypt", "re_encrypt": "ReEncrypt",
-                   "generate_data_key": "GenerateDataKey",
-                   "generate_data_key_without_plaintext": "GenerateDataKeyWithoutPlaintext"}
-
-
-def _record_last_usage(original, operation):
-    """Wrap a response method so a successful call stamps the key(s) it used."""
-    @functools.wraps(original)
-    def crypto_call(self):
-        body = original(self)
-        answer = json.loads(body)
-        for field in ("SourceKeyId", "KeyId"):
-            if answer.get(field):
-                key = self.kms_backend.keys.get(self.kms_backend.get_key_id(answer[field]))
-                if key is not None:
-                    key.last_usage = {"Operation": operation, "Timestamp": unix_time(),
-                                      "KmsRequestId": str(uuid.uuid4()), "CloudTrailEventId": str(uuid.uuid4())}
-        return body
-    return crypto_call
-
-
-def _get_key_last_usage(self):
-    key = _key(self)
-    return json.dumps({"KeyId": key.id, "KeyCreationDate": key.creation_date, "TrackingStartDate": key.creation_date,
-                       "KeyLastUsage": getattr(key, "last_usage", {})})
-
-
 def _generate_aws_managed_key(self, alias_name):
     target_key_id = RESERVED_ALIASE_TARGET_KEY_IDS.get(alias_name)
     if target_key_id is None:
@@ -220,9 +192,6 @@ def install():
     response.get_key_rotation_status = _get_key_rotation_status
     response.rotate_key_on_demand = _rotate_key_on_demand
     response.list_key_rotations = _list_key_rotations(response.list_key_rotations)
-    response.get_key_last_usage = _get_key_last_usage
-    for name, operation in _CRYPTO_ACTIONS.items():
-        setattr(response, name, _record_last_usage(getattr(response, name), operation))
     backend = kms_models.KmsBackend
     backend._generate_default_keys = _generate_aws_managed_key  # pylint: disable=protected-access
     CONTROL_ROUTES["kms-import-new-key-material"] = import_new_key_material
