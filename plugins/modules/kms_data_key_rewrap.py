@@ -16,12 +16,31 @@ description:
     jittered backoff, and the pool shrinks while KMS throttles and grows back after.
   - Idempotent. A blob already under the destination key is left byte for byte as it is, so a second run reports
     no change.
-  - Each blob costs exactly one C(ReEncrypt) request, in check mode too. C(ReEncrypt) changes nothing in AWS, and it
-    is the only way to learn which key a blob is under without decrypting it. Check mode and diff therefore report
-    the real source key of every blob.
-  - Files are replaced atomically (a temporary file in the same directory, fsync, rename), keeping mode and
-    ownership. A failure never leaves a half-written or empty file. A file that changes while it is being re-wrapped
-    is reported as failed and left alone.
+  - Each blob costs one C(ReEncrypt) request (rarely more, see below), in check mode too. C(ReEncrypt) changes
+    nothing in AWS, and it is the only way to learn which key a blob is under without decrypting it. Check mode
+    and diff therefore report the real source key of every blob.
+  - Files are replaced atomically (a temporary file in the same directory, fsync, rename, then one fsync of the
+    directory), keeping mode, ownership and extended attributes (SELinux label, POSIX ACLs, C(user.*) attributes).
+    A failure never leaves a half-written or empty file.
+  - Immediately before the rename, the file is compared with what was read (inode, size, modification time, number
+    of links, content). A file that an application rewrote meanwhile is reported as failed and left alone with the
+    application's blob; a second run re-wraps that one.
+  - A file that has extended attributes the module cannot set on the new file (C(security.*) and C(trusted.*) need
+    root) is reported as failed and left alone, as is one whose owner the module cannot keep. Where the filesystem or
+    the OS has no extended attributes, the result says so (RV(results[].extended_attributes)) and the file is
+    replaced.
+  - Before any request, each file is checked for the shape of a KMS ciphertext blob. A file larger than a blob can
+    be (6,144 bytes, 8,192 as base64; files over 16,384 bytes are not even read), a blob shorter than 29 bytes (KMS
+    encrypts with AES-GCM, whose IV and tag alone take 28), an empty file, and a text file that is not base64 (a
+    plaintext configuration file matched by a wide glob) are reported as C(not_a_blob) and never sent to KMS. The
+    header of AWS's blobs is not required, as AWS does not document it and emulators lay blobs out differently.
+  - ReEncrypt names C(SourceKeyId) whenever the blob's key is known, as AWS recommends. The key named is the one the
+    previous blob was under, else the only key in O(source_key_ids). A blob whose key is unknown (the first one, or
+    when several keys are in play) is sent without it, and KMS's answer tells its key. An endpoint that answers a
+    ReEncrypt without C(SourceKeyId) with HTTP 500 (LocalStack) is asked that way once per task, never retried, and
+    each blob is then tried under the keys the task knows (O(source_key_ids), the destination, keys learnt). A blob
+    under none of them fails with a reason that says to name its key in O(source_key_ids). On AWS a task costs one
+    ReEncrypt per blob, plus one each time the key changes from one blob to the next.
   - The task fails when any blob failed, after finishing all the others. The result then still lists what
     succeeded.
 author:
@@ -32,15 +51,21 @@ options:
       - Files or glob patterns (C(**) matches directories recursively). Each file holds one blob.
       - A plain path that does not exist, or a pattern that matches no file, fails the task before anything changes.
       - Symbolic links are followed, and the file they point to is replaced.
+      - A glob never matches the module's own files, so a later run with a wide glob never re-wraps them. These are
+        backups (C(*.kmsrotate.bak), and C(<file>.<UTC timestamp>.bak) as earlier versions named them) and temporary
+        files (C(.*.kmsrotate.tmp)). A file named by a plain path is always processed.
       - At least one of O(paths) and O(ciphertext_blobs) is required.
     type: list
     elements: path
   format:
     description:
       - How blobs are stored in the files.
-      - V(auto) reads a file whose whole content (less trailing white space) is valid base64 text as V(base64), and
-        anything else as V(binary). A binary KMS blob is never valid base64 text.
-      - A file is always written back in the format it was read in, keeping a base64 file's trailing newline.
+      - V(auto) reads a file whose whole content (less surrounding white space, line breaks ignored) is valid
+        base64 text as V(base64), and anything else as V(binary). A binary KMS blob is never valid base64 text.
+      - Base64 text may be on one line or wrapped at any width (76 columns as the C(base64) command writes it), with
+        LF or CRLF line endings.
+      - A file is always written back in the layout it was read in (V(binary), or base64 with the same line width,
+        line ending and surrounding white space, such as the trailing newline).
     type: str
     choices: [auto, base64, binary]
     default: auto
@@ -62,15 +87,34 @@ options:
     type: dict
   backup:
     description:
-      - Keep the previous content of each replaced file beside it, as C(<file>.<UTC timestamp>.bak) with mode 0600.
+      - Keep the previous content of each replaced file beside it, as C(<file>.<UTC timestamp>.kmsrotate.bak) with
+        mode 0600 (the content that was read and re-wrapped, fsynced before the file is replaced).
+      - Backups never match a glob of O(paths) on later runs. Each is returned in RV(dependents) as C(retained). It
+        is under the old key, kept on purpose, and does not hold the old key's retirement back.
     type: bool
     default: false
+  hard_links:
+    description:
+      - What to do with a file that has several hard links (its inode has more than one name) and needs re-wrapping.
+      - V(skip) leaves it alone and reports it as C(skipped), and in RV(dependents) as C(to_move) under its key. A
+        rename would give this name a new inode and leave the other names with the old blob.
+      - V(rewrite_in_place) overwrites the file's own inode, so every name sees the new blob, and inode, owner, mode
+        and extended attributes stay as they are. This is not atomic. The new content is first written and fsynced to
+        a temporary file beside it (C(.<name>.*.kmsrotate.tmp)). Then the file is checked unchanged, overwritten in
+        one write of a few KB, truncated and fsynced, and the temporary file is removed. An application reading the
+        file during that write can read a mix of both blobs, and a crash during it can leave the file torn. Its new content is then in the temporary file (and its old content in the backup, with
+        O(backup=true)), and a torn blob fails the next run, so it is never taken for one that moved.
+    type: str
+    choices: [skip, rewrite_in_place]
+    default: skip
   concurrency:
     default: 16
 notes:
   - Permissions needed are C(kms:DescribeKey) on the destination, C(kms:ReEncryptFrom) on each source key and
     C(kms:ReEncryptTo) on the destination.
   - A blob that is already under the destination key is not re-wrapped to change its encryption context.
+  - A file reported as C(not_a_blob) is not in RV(dependents), since nothing KMS could read is under any key; the
+    module cannot tell which key, if any, a file holds when it cannot be a blob.
   - Supports check mode and diff mode. The diff shows, per file, the key ARN before and after.
 extends_documentation_fragment:
   - kmsrotate.aws.rekey
@@ -97,6 +141,14 @@ EXAMPLES = r"""
     paths:
       - /etc/myapp/keys/
     format: binary
+
+- name: Re-wrap wrapped base64 files, rewriting hard-linked ones in place so every name sees the new blob
+  kmsrotate.aws.kms_data_key_rewrap:
+    destination_key_id: alias/my-key
+    source_key_ids: [ee740549-6491-47b0-810d-1365b9b52792]
+    paths: /srv/shared/keys/*
+    hard_links: rewrite_in_place
+    backup: true
 
 - name: Re-wrap inline blobs kept in a variable, with an encryption context
   kmsrotate.aws.kms_data_key_rewrap:
@@ -136,7 +188,10 @@ counts:
     failed:
       description: Blobs that could not be re-wrapped. See RV(failures).
       type: int
-  sample: {"rewrapped": 120, "unchanged": 3, "skipped": 0, "failed": 0}
+    not_a_blob:
+      description: Files that cannot be a KMS ciphertext blob, never sent to KMS and left as they are.
+      type: int
+  sample: {"rewrapped": 120, "unchanged": 3, "skipped": 0, "failed": 0, "not_a_blob": 0}
 rewrapped:
   description: Same as RV(counts.rewrapped).
   returned: always
@@ -168,8 +223,15 @@ results:
       description: The format the file was read and written in.
       type: str
       sample: base64
+    layout:
+      description:
+        - How the file holds its blob, C(binary), C(base64) (one line) or C(base64 wrapped at <width> (LF|CRLF)).
+      type: str
+      sample: base64 wrapped at 76 (LF)
     action:
-      description: C(rewrapped), C(unchanged), C(skipped) or C(failed).
+      description:
+        - C(rewrapped), C(unchanged), C(skipped) (under a key outside O(source_key_ids), or hard-linked with
+          O(hard_links=skip)), C(failed), or C(not_a_blob) (see RV(counts.not_a_blob)).
       type: str
     changed:
       description: Whether this blob was (or, in check mode, would be) re-wrapped.
@@ -181,14 +243,33 @@ results:
       description: The key the blob is under after the task.
       type: str
     reason:
-      description: Why it was skipped or failed.
+      description: Why it was skipped, failed or is not a blob.
       type: str
     backup_file:
       description: The backup of the previous content, with O(backup=true).
       type: str
+    in_place:
+      description: True for a hard-linked file rewritten in place (O(hard_links=rewrite_in_place)).
+      type: bool
+    extended_attributes:
+      description: For a file replaced by a rename, the extended attributes given to the new file.
+      type: dict
+      contains:
+        supported:
+          description: False where the filesystem or the OS has no extended attributes.
+          type: bool
+        copied:
+          description: The names of the attributes copied.
+          type: list
+          elements: str
+        note:
+          description: Why there are none, when RV(results[].extended_attributes.supported) is false.
+          type: str
+      sample: {"supported": true, "copied": ["security.selinux", "system.posix_acl_access"]}
   sample:
     - path: /etc/myapp/keys/orders.key
       format: base64
+      layout: base64 wrapped at 76 (LF)
       action: rewrapped
       changed: true
       source_key_arn: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
@@ -205,9 +286,12 @@ dependents:
   description:
     - What still depends on a source key after this task, in the vocabulary every data-moving module of this
       collection returns (see M(kmsrotate.aws.kms_key_usage_info)).
-    - In check mode, each blob a run would re-wrap is C(to_move). In both modes, each blob that failed is C(unknown)
-      (its key could not be learnt, or it could not be written). Blobs left as they were (C(unchanged),
-      C(skipped)) and, in a real run, blobs re-wrapped are not listed.
+    - In check mode, each blob a run would re-wrap is C(to_move). In both modes, a hard-linked file left alone
+      (O(hard_links=skip)) is C(to_move) under its key, and so is a file that changed while it was being re-wrapped
+      (it is left with the blob another writer put there; a second run moves it). Each other blob that failed is
+      C(unknown) (its key could not be learnt, or it could not be written). Each backup made (O(backup=true)) is
+      C(retained) under the old key. Blobs already under the destination or outside O(source_key_ids), files that
+      are not blobs, and, in a real run, blobs re-wrapped are not listed.
   returned: always
   type: list
   elements: dict
@@ -219,7 +303,7 @@ dependents:
       description: C(data_key_files) for a file, C(ciphertext_blobs) for an inline blob.
       type: str
     kind:
-      description: C(to_move) or C(unknown).
+      description: C(to_move), C(unknown) or C(retained) (a backup).
       type: str
     reason:
       description: Why it still depends on the key, or why it failed.
@@ -271,8 +355,8 @@ throttling:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
-from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.blob_files import FORMATS
-from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.data_key_rewrap import DataKeyRewrap
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.blob_format import FORMATS
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.data_key_rewrap import HARD_LINKS, DataKeyRewrap
 
 
 def main():
@@ -285,6 +369,7 @@ def main():
         encryption_context=dict(type="dict", default={}),
         destination_encryption_context=dict(type="dict"),
         backup=dict(type="bool", default=False),
+        hard_links=dict(type="str", choices=list(HARD_LINKS), default="skip"),
         concurrency=dict(type="int", default=16),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, required_one_of=[("paths", "ciphertext_blobs")],

@@ -2,6 +2,7 @@
 
 import base64
 import os
+import subprocess
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_rewrap_files_in_both_formats_then_rerun_changes_nothing(playbook, kms, 
     assert run.rc == 0, run
     result = run.result(TASK)
     assert result["changed"] is True
-    assert result["counts"] == {"rewrapped": 3, "unchanged": 0, "skipped": 0, "failed": 0}
+    assert result["counts"] == {"rewrapped": 3, "unchanged": 0, "skipped": 0, "failed": 0, "not_a_blob": 0}
     _assert_under(kms, estate, estate["new"])
     assert (estate["dir"] / "users.key").read_bytes().endswith(b"\n")
     assert oct(os.stat(estate["dir"] / "orders.key").st_mode & 0o777) == "0o640"
@@ -127,7 +128,7 @@ def test_blob_under_disabled_source_is_reported_not_written_and_others_finish(pl
     run = playbook.run(_task(destination_key_id="alias/app-data", paths=[str(estate["dir"] / "*")]))
     assert run.rc != 0
     result = run.result(TASK)
-    assert result["counts"] == {"rewrapped": 3, "unchanged": 0, "skipped": 0, "failed": 1}
+    assert result["counts"] == {"rewrapped": 3, "unchanged": 0, "skipped": 0, "failed": 1, "not_a_blob": 0}
     assert "1 of 4 blobs failed (3 succeeded)" in result["msg"]
     assert result["failures"][0]["path"].endswith("stale.key")
     assert "disabled" in result["failures"][0]["reason"]
@@ -165,3 +166,72 @@ def test_bad_input_names_the_item(playbook, estate, options, message):
     result = run.result(TASK)
     assert message in result["msg"]
     assert (options.get("destination_key_id") or options["paths"][0]) in result["msg"]
+
+
+def _base64_command(blob, line_ending=b"\n"):
+    """The blob as the `base64` command writes it (76 columns), with LF or CRLF line endings."""
+    text = subprocess.run(["base64"], input=blob, stdout=subprocess.PIPE, check=True).stdout
+    return text.replace(b"\n", line_ending)
+
+
+def test_a_wide_glob_over_an_application_directory(playbook, kms, estate, tmp_path):
+    """Wrapped base64, a config file, a hard-linked key and backups under one `*`; a rerun changes nothing."""
+    app = estate["dir"]
+    old = estate["old"]["KeyId"]
+    for name, ending in (("lf.b64", b"\n"), ("crlf.b64", b"\r\n")):
+        (app / name).write_bytes(_base64_command(
+            kms.generate_data_key_without_plaintext(KeyId=old, KeySpec="AES_256")["CiphertextBlob"], ending))
+    (app / "app.conf").write_text("listen: 0.0.0.0:8443\nkey_file: orders.key\n")
+    os.link(app / "audit.dk", tmp_path / "audit-elsewhere.dk")
+    os.setxattr(app / "orders.key", "user.app", b"orders")
+    tasks = _task(destination_key_id="alias/app-data", paths=[str(app / "*")], backup=True)
+    run = playbook.run(tasks)
+    assert run.rc == 0, run
+    result = run.result(TASK)
+    by_name = {os.path.basename(item["path"]): item for item in result["results"]}
+    assert sorted(by_name) == ["app.conf", "audit.dk", "crlf.b64", "lf.b64", "orders.key", "users.key"]
+    assert result["counts"] == {"rewrapped": 4, "unchanged": 0, "skipped": 1, "failed": 0, "not_a_blob": 1}
+    assert by_name["app.conf"]["action"] == "not_a_blob"
+    assert by_name["audit.dk"]["action"] == "skipped" and "hard links" in by_name["audit.dk"]["reason"]
+    assert by_name["crlf.b64"]["layout"] == "base64 wrapped at 76 (CRLF)"
+    for name, ending in (("lf.b64", b"\n"), ("crlf.b64", b"\r\n")):
+        content = (app / name).read_bytes()
+        blob = base64.b64decode(content.replace(b"\r", b"").replace(b"\n", b""))
+        assert content == _base64_command(blob, ending), name
+        assert kms.decrypt(CiphertextBlob=blob)["KeyId"] == estate["new"]["Arn"], name
+    assert os.getxattr(app / "orders.key", "user.app") == b"orders"
+    kinds = sorted((entry["kind"], os.path.basename(entry["resource"])) for entry in result["dependents"])
+    assert kinds[0] == ("retained", os.path.basename(by_name["crlf.b64"]["backup_file"]))
+    assert [kind for kind in kinds if kind[0] != "retained"] == [("to_move", "audit.dk")]
+
+    rerun = playbook.run(tasks)
+    assert rerun.rc == 0, rerun
+    assert rerun.changed == 0
+    again = rerun.result(TASK)
+    assert sorted(os.path.basename(item["path"]) for item in again["results"]) == sorted(by_name)
+    assert again["counts"] == {"rewrapped": 0, "unchanged": 4, "skipped": 1, "failed": 0, "not_a_blob": 1}
+
+
+def test_an_endpoint_that_needs_source_key_id_costs_no_retries(playbook, aws, kms, estate):
+    """LocalStack answers ReEncrypt without SourceKeyId with HTTP 500: the module names the key and never retries."""
+    for index in range(2):
+        blob = kms.generate_data_key_without_plaintext(KeyId=estate["old"]["KeyId"], KeySpec="AES_256")
+        (estate["dir"] / "more-{0}.key".format(index)).write_bytes(blob["CiphertextBlob"])
+    aws.set_fidelity(kms_reencrypt_requires_source_key_id=True)
+    tasks = _task(destination_key_id="alias/app-data", source_key_ids=[estate["old"]["Arn"]],
+                  paths=[str(estate["dir"] / "*")], concurrency=1)
+    aws.clear_stats()
+    run = playbook.run(tasks)
+    assert run.rc == 0, run
+    assert run.result(TASK)["counts"]["rewrapped"] == 5
+    assert aws.stats()["kms:ReEncrypt"] == 5
+    _assert_under(kms, estate, estate["new"])
+
+    aws.clear_stats()
+    rerun = playbook.run(tasks)
+    assert rerun.rc == 0, rerun
+    assert rerun.changed == 0
+    assert rerun.result(TASK)["counts"]["unchanged"] == 5
+    # The first blob: the source key (IncorrectKeyException), once without a key (HTTP 500, botocore's 3
+    # attempts), the destination; then the destination for each of the other four.
+    assert aws.stats()["kms:ReEncrypt"] == 1 + 3 + 1 + 4

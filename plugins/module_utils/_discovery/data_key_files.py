@@ -8,6 +8,13 @@ KMS tells a blob's key only through ReEncrypt (or Decrypt, which would bring
 plaintext to the host), so this runs kms_data_key_rewrap's engine in check
 mode with the key itself as destination: it changes nothing and reports each
 blob's source key.
+
+The engine's rules for files hold here too: a file that cannot be a blob
+(larger than a ciphertext can be, text, empty) is never sent to KMS and is
+under no key, so it neither is found nor makes the search unknown; the
+module's backups and temporary files never match a glob; a hard-linked file is
+found like any other (the engine leaves it alone only when it would write it).
+Only files that could not be read or whose key KMS would not tell are reasons.
 """
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import Found

@@ -11,19 +11,27 @@ blob already under the destination, or under a key outside source_key_ids,
 stays byte-for-byte as it was. That one call is also what check mode makes:
 ReEncrypt changes nothing in AWS, and it is the only way to learn a blob's key
 without decrypting it, which is also why kms_key_usage_info's finder of data
-key files runs this engine in check mode.
+key files runs this engine in check mode. Which key each ReEncrypt names as
+SourceKeyId is source_key_naming's; what can be a blob, blob_format's; how a
+file is read and replaced, blob_files'.
+
+What still depends on a source key is returned per blob as it is decided:
+a blob a check run would move, a hard-linked file left alone and a file that
+changed during the run are to_move; a blob that failed otherwise is unknown;
+a backup is retained. A file that cannot be a blob is under no key.
 """
 
 import base64
-import binascii
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import run_bounded
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import TO_MOVE, UNKNOWN, dependent
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import RETAINED, TO_MOVE, UNKNOWN
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import dependent
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_code, error_message
-from ansible_collections.kmsrotate.aws.plugins.module_utils._kms import blob_files
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms import blob_files, blob_format
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, resolve_rekey_keys
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.source_key_naming import SourceKeyNaming
 
 # Files are written by their own small pool, so a slow disk (each write is
 # fsynced) never holds one of the `concurrency` KMS request slots.
@@ -33,6 +41,13 @@ REWRAPPED = "rewrapped"
 UNCHANGED = "unchanged"
 SKIPPED = "skipped"
 FAILED = "failed"
+NOT_A_BLOB = "not_a_blob"
+ACTIONS = (REWRAPPED, UNCHANGED, SKIPPED, FAILED, NOT_A_BLOB)
+
+# hard_links: what to do with a file that has several names.
+SKIP_LINKED = "skip"
+REWRITE_IN_PLACE = "rewrite_in_place"
+HARD_LINKS = (SKIP_LINKED, REWRITE_IN_PLACE)
 
 # What KMS's answer means for one blob, in words a user can act on: one message per
 # code, finer than the error kinds (a disabled key and one pending deletion need different fixes).
@@ -68,6 +83,7 @@ class RewrapSpec(Spec):
         "encryption_context": {},
         "destination_encryption_context": None,
         "backup": False,
+        "hard_links": SKIP_LINKED,
         "concurrency": 16,
     }
     RANGES = {"concurrency": (1, None)}
@@ -86,13 +102,14 @@ class _InlineBlob(object):
 
 
 def _decode_inline(index, text):
+    fix = "pass each blob as the base64 string KMS returned (CiphertextBlob)."
+    blob = blob_format.decode_base64(text.strip().encode("utf-8"))
+    if blob is None:
+        raise RotationError("ciphertext_blobs[{0}] is not base64 text.".format(index), fix=fix)
     try:
-        blob = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        blob = b""
-    if not blob:
-        raise RotationError("ciphertext_blobs[{0}] is not base64 text.".format(index),
-                            fix="pass each blob as the base64 string KMS returned (CiphertextBlob).")
+        blob_format.check_shape(blob, "ciphertext_blobs[{0}]".format(index))
+    except blob_format.NotABlob as exc:
+        raise RotationError("{0}.".format(exc), fix=fix)
     return _InlineBlob(index, blob)
 
 
@@ -101,11 +118,10 @@ class DataKeyRewrap(Engine):
 
     def run(self, spec, check_mode=False):
         kms = self.clients("kms")
-        keys = KeyResolver(kms)
-        scope = resolve_rekey_keys(keys, spec.destination_key_id, spec.source_key_ids)
-        destination = scope.destination
+        scope = resolve_rekey_keys(KeyResolver(kms), spec.destination_key_id, spec.source_key_ids)
         inline = [_decode_inline(index, text) for index, text in enumerate(spec.ciphertext_blobs)]
         files = blob_files.expand_paths(spec.paths)
+        naming = SourceKeyNaming(kms, scope, spec.encryption_context, spec.destination_context)
 
         outcomes = {}
         writes = {}
@@ -113,9 +129,9 @@ class DataKeyRewrap(Engine):
         items = inline + files
         with ThreadPoolExecutor(max_workers=_FILE_WRITERS) as writer:
             for item, outcome, error in run_bounded(
-                    items, lambda item: self._process(kms, item, spec, scope), self.limit):
+                    items, lambda item: _process(naming, item, spec, scope, check_mode), self.limit):
                 if error is not None:
-                    outcome = self._failure(item, error)
+                    outcome = _failure(item, error)
                 outcomes[id(item)] = outcome
                 new_blob = outcome.pop("_new_blob", None)
                 blob_file = outcome.pop("_blob_file", None)
@@ -124,77 +140,20 @@ class DataKeyRewrap(Engine):
                 if blob_file is None:
                     new_inline[item.index] = base64.b64encode(new_blob).decode("ascii")
                 else:
-                    writes[id(item)] = writer.submit(blob_files.replace_blob_file, blob_file, new_blob, spec.backup)
+                    writes[id(item)] = writer.submit(_write, blob_file, new_blob, spec.backup)
         for item_id, write in writes.items():
-            self._finish_write(outcomes, item_id, write)
+            _finish_write(outcomes[item_id], write)
         results = [outcomes[id(item)] for item in items]
         if not check_mode:
             blob_files.sync_directories(outcome["path"] for outcome in results
                                         if outcome["changed"] and "path" in outcome)
-        return self._summary(results, destination, spec, new_inline, check_mode)
+        return self._summary(results, scope.destination, spec, new_inline)
 
-    @staticmethod
-    def _process(kms, item, spec, scope):
-        if isinstance(item, _InlineBlob):
-            outcome = {"index": item.index}
-            blob = item.blob
-        else:
-            outcome = {"path": item}
-            blob_file = blob_files.read_blob_file(item, spec.format)
-            outcome["format"] = blob_file.blob_format
-            blob = blob_file.blob
-        answer = kms.re_encrypt(
-            CiphertextBlob=blob,
-            SourceEncryptionContext=spec.encryption_context,
-            DestinationKeyId=scope.destination.arn,
-            DestinationEncryptionContext=spec.destination_context,
-            aws_retry=True,
-        )
-        source_arn = answer["SourceKeyId"]
-        outcome["source_key_arn"] = source_arn
-        if source_arn == scope.destination.arn:
-            outcome.update(action=UNCHANGED, changed=False, destination_key_arn=source_arn)
-            return outcome
-        if not scope.moves(source_arn):
-            outcome.update(action=SKIPPED, changed=False, destination_key_arn=source_arn,
-                           reason="under a key not in source_key_ids")
-            return outcome
-        outcome.update(action=REWRAPPED, changed=True, destination_key_arn=answer["KeyId"],
-                       _new_blob=answer["CiphertextBlob"])
-        if not isinstance(item, _InlineBlob):
-            outcome["_blob_file"] = blob_file
-        return outcome
-
-    def _finish_write(self, outcomes, item_id, write):
-        outcome = outcomes[item_id]
-        try:
-            backup_path = write.result()
-        except (OSError, RuntimeError) as error:
-            outcomes[item_id] = self._failure(outcome["path"], error)
-            return
-        if backup_path:
-            outcome["backup_file"] = backup_path
-
-    @staticmethod
-    def _failure(item, error):
-        if isinstance(item, _InlineBlob):
-            outcome = {"index": item.index}
-        else:
-            outcome = {"path": item}
-        code = error_code(error)
-        if code is not None:
-            reason = "{0} ({1})".format(_BLOB_ERRORS.get(code, "KMS refused to re-wrap the blob"), error_message(error))
-        elif isinstance(error, (OSError, ValueError, RuntimeError)):
-            reason = str(error)
-        else:
-            reason = "{0}: {1}".format(type(error).__name__, error)
-        outcome.update(action=FAILED, changed=False, reason=reason)
-        return outcome
-
-    def _summary(self, results, destination, spec, new_inline, check_mode):
-        counts = dict((action, 0) for action in (REWRAPPED, UNCHANGED, SKIPPED, FAILED))
+    def _summary(self, results, destination, spec, new_inline):
+        counts = dict((action, 0) for action in ACTIONS)
         for outcome in results:
             counts[outcome["action"]] += 1
+        dependents = _dependents(results)
         failures = [dict((name, outcome[name]) for name in ("path", "index", "reason") if name in outcome)
                     for outcome in results if outcome["action"] == FAILED]
         values = {
@@ -208,7 +167,7 @@ class DataKeyRewrap(Engine):
             "destination_key_arn": destination.arn,
             "destination_key_id": destination.key_id,
             "throttling": self.limit.report(),
-            "dependents": _dependents(results, check_mode),
+            "dependents": dependents,
         }
         if spec.ciphertext_blobs:
             values["ciphertext_blobs"] = new_inline
@@ -223,19 +182,107 @@ class DataKeyRewrap(Engine):
         return Result(values, diff=diff, failure=failure)
 
 
-def _dependents(results, check_mode):
-    """What still depends on a source key: blobs a run would re-wrap (check mode), and every blob that failed."""
+def _where(item):
+    """(resource, service) of an item, as dependents name it."""
+    if isinstance(item, _InlineBlob):
+        return "ciphertext_blobs[{0}]".format(item.index), _INLINE_SERVICE
+    return item, _FILES_SERVICE
+
+
+def _process(naming, item, spec, scope, check_mode):
+    """The outcome of one blob; `_new_blob`/`_blob_file` say what to write, `_dependent` what still depends on a key."""
+    resource, service = _where(item)
+    if isinstance(item, _InlineBlob):
+        outcome = {"index": item.index}
+        blob_file = None
+        blob = item.blob
+    else:
+        outcome = {"path": item}
+        try:
+            blob_file = blob_files.read_blob_file(item, spec.format)
+        except blob_format.NotABlob as exc:
+            # Never sent: nothing KMS could read, so under no key.
+            outcome.update(action=NOT_A_BLOB, changed=False, reason=str(exc))
+            return outcome
+        outcome.update(format=blob_file.layout.blob_format, layout=blob_file.layout.describe())
+        blob = blob_file.blob
+    answer = naming.re_encrypt(blob)
+    source_arn = answer["SourceKeyId"]
+    outcome["source_key_arn"] = source_arn
+    if source_arn == scope.destination.arn:
+        outcome.update(action=UNCHANGED, changed=False, destination_key_arn=source_arn)
+        return outcome
+    if not scope.moves(source_arn):
+        outcome.update(action=SKIPPED, changed=False, destination_key_arn=source_arn,
+                       reason="under a key not in source_key_ids")
+        return outcome
+    if blob_file is not None and blob_file.links > 1 and spec.hard_links == SKIP_LINKED:
+        reason = ("the file has {0} hard links: replacing it would leave the other names with the old blob; left "
+                  "alone (set hard_links=rewrite_in_place to re-wrap it in place)".format(blob_file.links))
+        outcome.update(action=SKIPPED, changed=False, destination_key_arn=source_arn, reason=reason,
+                       _dependent=dependent(resource, service, TO_MOVE, reason, key_arn=source_arn))
+        return outcome
+    outcome.update(action=REWRAPPED, changed=True, destination_key_arn=answer["KeyId"],
+                   _new_blob=answer["CiphertextBlob"])
+    if check_mode:
+        outcome["_dependent"] = dependent(resource, service, TO_MOVE, "still under this key; a run re-wraps it",
+                                          key_arn=source_arn)
+    if blob_file is not None:
+        outcome["_blob_file"] = blob_file
+    return outcome
+
+
+def _write(blob_file, new_blob, backup):
+    # Only a file whose hard links are to be kept reaches here with several links.
+    if blob_file.links > 1:
+        return blob_files.rewrite_in_place(blob_file, new_blob, backup)
+    return blob_files.replace_blob_file(blob_file, new_blob, backup)
+
+
+def _finish_write(outcome, write):
+    try:
+        fields = write.result()
+    except blob_files.FileChanged as exc:
+        # Left alone with whatever blob the other writer put there, most likely under the same key.
+        reason = str(exc)
+        outcome.update(action=FAILED, changed=False, reason=reason,
+                       _dependent=dependent(outcome["path"], _FILES_SERVICE, TO_MOVE, reason,
+                                            key_arn=outcome["source_key_arn"]))
+        outcome.pop("destination_key_arn")
+        return
+    except (OSError, RuntimeError) as exc:
+        failed = _failure(outcome["path"], exc)
+        outcome.clear()
+        outcome.update(failed)
+        return
+    outcome.update((name, value) for name, value in fields.items() if value is not None)
+
+
+def _failure(item, error):
+    resource, service = _where(item)
+    outcome = {"index": item.index} if isinstance(item, _InlineBlob) else {"path": item}
+    code = error_code(error)
+    if code is not None:
+        reason = "{0} ({1})".format(_BLOB_ERRORS.get(code, "KMS refused to re-wrap the blob"), error_message(error))
+    elif isinstance(error, (OSError, ValueError, RuntimeError)):
+        reason = str(error)
+    else:
+        reason = "{0}: {1}".format(type(error).__name__, error)
+    outcome.update(action=FAILED, changed=False, reason=reason,
+                   _dependent=dependent(resource, service, UNKNOWN, reason))
+    return outcome
+
+
+def _dependents(results):
+    """What still depends on a source key, in the order of the blobs: each outcome's own entry, then its backup."""
     entries = []
     for outcome in results:
-        if "path" in outcome:
-            resource, service = outcome["path"], _FILES_SERVICE
-        else:
-            resource, service = "ciphertext_blobs[{0}]".format(outcome["index"]), _INLINE_SERVICE
-        if outcome["action"] == REWRAPPED and check_mode:
-            entries.append(dependent(resource, service, TO_MOVE, "still under this key; a run re-wraps it",
+        if "_dependent" in outcome:
+            entries.append(outcome.pop("_dependent"))
+        if outcome.get("backup_file"):
+            entries.append(dependent(outcome["backup_file"], _FILES_SERVICE, RETAINED,
+                                     "backup of {0} kept with backup=true, under its old key".format(outcome["path"]),
                                      key_arn=outcome["source_key_arn"]))
-        elif outcome["action"] == FAILED:
-            entries.append(dependent(resource, service, UNKNOWN, outcome["reason"]))
     return entries
 
 
