@@ -19,13 +19,31 @@ description:
     built from the second snapshot only, never from one taken while the instance was still writing. Then the old
     volume is detached, the new one attached at the same device with the same C(DeleteOnTermination), the instance
     started again if it was running, and the result verified.
-  - Any failure during a swap rolls back. The old volumes are attached again at their devices, the instance is
-    returned to its prior state, and the copies this swap made are deleted. Nothing of the user's is deleted before
-    the new volume is attached and verified.
+  - Any failure during a swap rolls back. Once the instance is stopped, the old volumes are attached again at their
+    devices, the instance is returned to its prior state, and the copies this swap made are deleted. Nothing of the
+    user's is deleted before the new volume is attached and verified.
+  - A swap is not rolled back once the instance has run on its new volumes, since they then hold its writes. The
+    task fails for that instance, the new volumes stay in place, the sources stay tagged, and a rerun finishes the
+    swap.
+  - An instance with instance storage (instance-store volumes, which AWS erases when the instance stops) is not
+    stopped unless O(allow_instance_store_loss=true).
+  - One run at a time swaps an instance. While a run swaps it, the instance carries a lease, the tag
+    C(kmsrotate:lease) naming the run and when the lease expires. Another run waits for the lease, up to
+    O(wait_timeout), then plans the instance's volumes again. A run that dies leaves its lease to expire, after
+    O(wait_timeout) plus 15 minutes from its last renewal, and a later run then takes it over and resumes the swap.
+    A run never rolls back a swap whose lease another run holds. Killing C(ansible-playbook) leaves the module's async
+    job running, so a rerun started at once waits for that job.
   - Idempotent and resumable. Work in progress is tagged (C(kmsrotate:source-volume) on temporary snapshots and the
     new volume, C(kmsrotate:swap) on a source volume during its swap, C(kmsrotate:source-snapshot) on a snapshot
     copy, C(kmsrotate:replaced-by) on a kept source). A run interrupted at any step finds this work and continues
     without duplicates. A second run reports no change.
+  - What an interrupted run left is used again only while it still holds all the volume's data. Its final snapshot,
+    and the new volume made from it, are discarded and made again when the source volume was attached since the
+    snapshot started (C(AttachTime) against C(StartTime)), when its instance was started since (C(LaunchTime)), or
+    when its instance is not stopped. An attachment or launch that cannot be dated counts as newer. A new volume
+    made under another key by a run with another destination is never used.
+  - A snapshot copy gets the source's description and its C(createVolumePermission), that is the accounts the source
+    is shared with. Both are set before the source is tagged or deleted. A copy under another key is not used.
   - Volumes of different instances, unattached volumes and snapshots are processed in parallel, up to
     O(concurrency) at a time. The pool shrinks while EC2 throttles.
   - The task fails when a volume or snapshot failed, after finishing all the others. The result then still lists
@@ -64,13 +82,27 @@ options:
       - When V(false), volumes attached to a running instance are reported as C(needs_stop) and left untouched. They
         count in RV(blocking).
       - Volumes attached to a stopped instance are swapped either way, and the instance stays stopped.
+      - An instance with instance storage is stopped only with O(allow_instance_store_loss=true) as well.
+    type: bool
+    default: false
+  allow_instance_store_loss:
+    description:
+      - Whether the module may stop an instance that has instance storage, whose data AWS erases when the instance
+        stops.
+      - Instance storage is found in the instance's block device mappings (a device that is not EBS, for example
+        C(ephemeral0)) and in its instance type (C(InstanceStorageInfo) of C(DescribeInstanceTypes)), root device or
+        not.
+      - When V(false), the volumes of a running instance with instance storage are C(failed), with a reason naming
+        the instance and what it would lose. If the instance type cannot be read, they fail too.
+      - An instance whose root device is instance store cannot be stopped at all. Its volumes fail either way.
+      - Stopped instances are swapped without a stop and are not affected.
     type: bool
     default: false
   source_volume:
     description:
       - What becomes of a replaced volume once its replacement is attached and verified.
       - V(keep) leaves it detached and tagged C(kmsrotate:replaced-by=<new volume id>). Later runs report it as
-        C(retained).
+        C(retained). If it is attached to an instance again, later runs report it as C(reattached), which blocks.
       - V(delete) deletes it.
     type: str
     choices: [keep, delete]
@@ -110,16 +142,20 @@ notes:
     readable.
   - "API calls, measured on the local endpoint where every wait passes at its first poll: an unattached volume costs
     11 EC2 requests (1 C(CreateSnapshot), 1 C(CreateVolume), 1 C(CreateTags), 1 C(DeleteSnapshot), the rest
-    look-ups of earlier work and waits). An instance with two volumes costs 57 (per volume 2 C(CreateSnapshot), 1
+    look-ups of earlier work and waits). An instance with two volumes costs 60 (per volume 2 C(CreateSnapshot), 1
     C(CreateVolume), 1 C(DetachVolume), 1 C(AttachVolume), 2 C(DeleteSnapshot), 2 C(CreateTags) and 1
-    C(DeleteTags); per instance 1 C(StopInstances), 1 C(StartInstances), at most 1 C(ModifyInstanceAttribute) and 8
-    C(DescribeInstances)). A snapshot costs 6 (1 C(CopySnapshot), 1 C(CreateTags)). Planning costs one describe call
-    per page of volumes, snapshots and 200 instances, and one C(DescribeKey) per distinct key. On AWS each wait adds
-    one describe call per 5 seconds."
+    C(DeleteTags); per instance 1 C(StopInstances), 1 C(StartInstances), at most 1 C(ModifyInstanceAttribute), 1
+    C(CreateTags) and 1 C(DeleteTags) for the lease, 11 C(DescribeInstances), and 1 C(DescribeInstanceTypes) per
+    instance type in the run). A snapshot costs 7 (1 C(CopySnapshot), 1 C(DescribeSnapshotAttribute), 1
+    C(CreateTags), and 1 C(ModifySnapshotAttribute) when the source is shared). Planning costs one describe call per
+    page of volumes, snapshots and 200 instances, and one C(DescribeKey) per distinct key. On AWS each wait adds one
+    describe call per 5 seconds, and a run waiting for another run's lease one C(DescribeInstances) per 5 seconds."
   - Permissions needed are C(ec2:DescribeVolumes), C(ec2:DescribeSnapshots), C(ec2:DescribeInstances),
-    C(ec2:CreateSnapshot), C(ec2:CreateVolume), C(ec2:CopySnapshot), C(ec2:AttachVolume), C(ec2:DetachVolume),
-    C(ec2:StopInstances), C(ec2:StartInstances), C(ec2:ModifyInstanceAttribute), C(ec2:CreateTags),
-    C(ec2:DeleteTags), C(ec2:DeleteSnapshot), C(ec2:DeleteVolume), and on the keys C(kms:DescribeKey),
+    C(ec2:DescribeInstanceTypes), C(ec2:DescribeSnapshotAttribute), C(ec2:CreateSnapshot), C(ec2:CreateVolume),
+    C(ec2:CopySnapshot), C(ec2:ModifySnapshotAttribute), C(ec2:AttachVolume), C(ec2:DetachVolume),
+    C(ec2:StopInstances), C(ec2:StartInstances), C(ec2:ModifyInstanceAttribute), C(ec2:CreateTags) and
+    C(ec2:DeleteTags) (volumes, snapshots and instances), C(ec2:DeleteSnapshot), C(ec2:DeleteVolume), and on the keys
+    C(kms:DescribeKey),
     C(kms:CreateGrant), C(kms:Decrypt) (source) and C(kms:GenerateDataKeyWithoutPlaintext), C(kms:ReEncrypt*)
     (destination) for EBS to use them. The module itself never calls KMS C(Decrypt) or C(GenerateDataKey).
   - Supports check mode. It lists per volume and snapshot what would be done, and which instances would be stopped,
@@ -182,9 +218,11 @@ volumes:
       type: str
     action:
       description: >-
-        C(migrated) (or would be, in check mode), C(unchanged) (already under the destination key), C(retained) (a
-        source kept after an earlier migration), C(skipped) (unencrypted, or under a key outside O(source_key_ids)),
-        C(needs_stop) (attached to a running instance and O(allow_stop=false)), or C(failed).
+        C(migrated) (or would be, in check mode), C(unchanged) (already under the destination key, or replaced and
+        deleted by another run while this one waited for the instance's lease), C(retained) (a source kept after an
+        earlier migration), C(skipped) (unencrypted, or under a key outside O(source_key_ids)), C(needs_stop)
+        (attached to a running instance and O(allow_stop=false)), C(reattached) (a source replaced in an earlier run
+        and attached to an instance again, so in use under the source key), or C(failed).
       type: str
     changed:
       description: Whether this volume was (or would be) migrated.
@@ -193,7 +231,7 @@ volumes:
       description: Why it was not migrated.
       type: str
     fix:
-      description: What to do about a C(failed) or C(needs_stop) volume.
+      description: What to do about a C(failed), C(needs_stop) or C(reattached) volume.
       type: str
     source_key_arn:
       description: The key the volume was under.
@@ -334,12 +372,13 @@ counts:
       description: Snapshots per RV(snapshots[].action).
       type: dict
   sample:
-    volumes: {"migrated": 2, "unchanged": 0, "retained": 0, "skipped": 1, "needs_stop": 0, "failed": 0}
+    volumes: {"migrated": 2, "unchanged": 0, "retained": 0, "skipped": 1, "needs_stop": 0, "reattached": 0,
+              "failed": 0}
     snapshots: {"rekeyed": 1, "unchanged": 0, "retained": 0, "skipped": 0, "failed": 0}
 blocking:
   description:
-    - How many volumes and snapshots in scope still depend on a source key after the task (C(needs_stop) and
-      C(failed); in check mode, also those that would move). The rotation role refuses to retire the key while it
+    - How many volumes and snapshots in scope still depend on a source key after the task (C(needs_stop),
+      C(reattached) and C(failed); in check mode, also those that would move). The rotation role refuses to retire the key while it
       is not zero.
   returned: always
   type: int
@@ -355,7 +394,8 @@ dependents:
       module of this collection returns.
     - C(to_move) (check mode only) is a C(migrated) volume or a C(rekeyed) snapshot a run would move; for an attached
       volume the reason names its instance and whether the run stops it.
-    - C(blocking) is a C(needs_stop) or C(failed) volume or snapshot; the reason includes the fix.
+    - C(blocking) is a C(needs_stop), C(reattached) or C(failed) volume or snapshot; the reason includes the fix. A
+      C(reattached) volume's reason names the instance it is attached to again.
     - C(retained) is a source kept after its replacement (O(source_volume=keep), O(source_snapshot=keep)). It does not
       hold the key's retirement back.
     - C(skipped) and C(unchanged) items, and what a real run moved, are not listed.
@@ -449,6 +489,7 @@ def main():
         destination_key_id=dict(type="str", required=True),
         source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
         allow_stop=dict(type="bool", default=False),
+        allow_instance_store_loss=dict(type="bool", default=False),
         source_volume=dict(type="str", choices=["keep", "delete"], default="keep"),
         source_snapshot=dict(type="str", choices=["keep", "delete"], default="keep"),
         keep_temporary_snapshots=dict(type="bool", default=False),

@@ -28,8 +28,9 @@ def _setup(endpoint, volumes, instances, snapshots):
     loose = [ec2.create_volume(AvailabilityZone=AZ, Size=10, VolumeType="gp3", Encrypted=True, KmsKeyId=source,
                                TagSpecifications=tags)["VolumeId"] for _index in range(volumes)]
     for _index in range(instances):
+        # t3.micro has no instance store: the module stops it without allow_instance_store_loss.
         instance_id = ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ},
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ}, InstanceType="t3.micro",
             TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "bench", "Value": "yes"}]}],
             BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {
                 "VolumeSize": 8, "Encrypted": True, "KmsKeyId": source, "DeleteOnTermination": True}}],

@@ -46,10 +46,13 @@ class Estate(object):
             TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
         )["VolumeId"]
 
-    def instance_with_data_volume(self, stopped=False):
-        """A running (or stopped) instance with an encrypted root and a data volume, both DeleteOnTermination."""
+    def instance_with_data_volume(self, stopped=False, instance_type="t3.micro"):
+        """A running (or stopped) instance with an encrypted root and a data volume, both DeleteOnTermination.
+
+        t3.micro has no instance store, so the module may stop it without allow_instance_store_loss.
+        """
         instance = self.ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ},
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ}, InstanceType=instance_type,
             BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {
                 "VolumeSize": 8, "Encrypted": True, "KmsKeyId": self.source["Arn"], "DeleteOnTermination": True}}],
         )["Instances"][0]

@@ -14,7 +14,8 @@ second copy:
 - a source volume while it is being swapped on an instance: SWAP_TAG, the
   attachment and instance state to restore (see SwapRecord);
 - a re-keyed snapshot copy: SOURCE_SNAPSHOT_TAG = source snapshot id;
-- a source volume or snapshot kept after it was replaced: REPLACED_BY_TAG.
+- a source volume or snapshot kept after it was replaced: REPLACED_BY_TAG;
+- an instance while one run swaps its volumes: LEASE_TAG (see lease.py).
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
@@ -26,6 +27,7 @@ SNAPSHOT_PHASE_TAG = TAG_PREFIX + "snapshot-phase"
 SWAP_TAG = TAG_PREFIX + "swap"
 SOURCE_SNAPSHOT_TAG = TAG_PREFIX + "source-snapshot"
 REPLACED_BY_TAG = TAG_PREFIX + "replaced-by"
+LEASE_TAG = TAG_PREFIX + "lease"
 
 
 def tags_of(resource):

@@ -7,10 +7,14 @@
 Plan first (planner), then work through units in a bounded pool: one unit
 per unattached volume, one per instance (all its volumes in scope are
 swapped during one stop, so two workers never stop the same instance), one
-per snapshot. The result says per volume and snapshot what was done;
+per snapshot; an instance's unit holds the instance's lease while it works, so
+two runs never swap one instance at once. The result says per volume and snapshot what was done;
 `blocking` counts what in scope still depends on a source key, and
 `dependents` says of each such volume or snapshot why.
 """
+
+import functools
+import uuid
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import run_bounded
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, RETAINED, TO_MOVE
@@ -18,23 +22,25 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents i
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import describe_failure
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs import planner
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.lease import InstanceLease
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.snapshot_rekey import SnapshotRekeyer
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.volume_swap import InstanceSwap, VolumeReplacer
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.waits import Waits
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, resolve_rekey_keys
 
 VOLUME_ACTIONS = (planner.MIGRATED, planner.UNCHANGED, planner.RETAINED, planner.SKIPPED,
-                  planner.NEEDS_STOP, planner.FAILED)
+                  planner.NEEDS_STOP, planner.REATTACHED, planner.FAILED)
 SNAPSHOT_ACTIONS = (planner.REKEYED, planner.UNCHANGED, planner.RETAINED, planner.SKIPPED, planner.FAILED)
 # What still depends on a source key after the run, for the retirement gate.
-_BLOCKING_AFTER_RUN = (planner.NEEDS_STOP, planner.FAILED)
+_BLOCKING_AFTER_RUN = (planner.NEEDS_STOP, planner.REATTACHED, planner.FAILED)
 
 
 class MigrationSpec(Spec):
     """ebs_kms_migrate's options."""
 
     FIELDS = {"volume_ids": [], "filters": {}, "snapshot_ids": [], "snapshot_filters": {}, "destination_key_id": None,
-              "source_key_ids": [], "allow_stop": False, "source_volume": "keep", "source_snapshot": "keep",
+              "source_key_ids": [], "allow_stop": False, "allow_instance_store_loss": False,
+              "source_volume": "keep", "source_snapshot": "keep",
               "keep_temporary_snapshots": False, "concurrency": 8, "wait_timeout": 3600}
     RANGES = {"concurrency": (1, None), "wait_timeout": (1, None)}
 
@@ -48,21 +54,30 @@ class EbsMigration(Engine):
         rekey_scope = resolve_rekey_keys(keys, spec.destination_key_id, spec.source_key_ids)
         destination, sources = rekey_scope.destination, rekey_scope.sources
         scope = planner.KeyScope(keys, rekey_scope)
+        policy = planner.StopPolicy(ec2, spec.allow_stop, spec.allow_instance_store_loss)
         volume_plans = planner.plan_volumes(
-            ec2, planner.list_volumes(ec2, spec.volume_ids, spec.filters), scope, spec.allow_stop)
+            ec2, planner.list_volumes(ec2, spec.volume_ids, spec.filters), scope, policy)
         snapshot_plans = planner.plan_snapshots(
             planner.list_snapshots(ec2, spec.snapshot_ids, spec.snapshot_filters), scope)
         volume_results = dict((plan.volume_id, _volume_result(plan, destination.arn)) for plan in volume_plans)
         snapshot_results = dict((plan.snapshot_id, _snapshot_result(plan, destination.arn)) for plan in snapshot_plans)
         if not check_mode:
-            self._execute(ec2, spec, destination.arn, volume_plans, snapshot_plans, volume_results, snapshot_results)
+            replan = functools.partial(planner.replan, ec2, scope=scope, policy=policy)
+            self._execute(ec2, spec, destination.arn, replan, volume_plans, snapshot_plans, volume_results,
+                          snapshot_results)
         return self._summary(destination, sources, volume_plans, list(volume_results.values()),
                              list(snapshot_results.values()), check_mode)
 
-    def _execute(self, ec2, spec, destination_arn, volume_plans, snapshot_plans, volume_results, snapshot_results):
-        waits = Waits(ec2, spec.wait_timeout)
-        replacer = VolumeReplacer(ec2, waits, destination_arn, spec.keep_temporary_snapshots,
+    def _execute(self, ec2, spec, destination_arn, replan, volume_plans, snapshot_plans, volume_results,
+                 snapshot_results):
+        run_id = uuid.uuid4().hex[:16]
+
+        def replacer_with(waits):
+            return VolumeReplacer(ec2, waits, destination_arn, spec.keep_temporary_snapshots,
                                   delete_source=spec.source_volume == "delete")
+
+        waits = Waits(ec2, spec.wait_timeout)
+        replacer = replacer_with(waits)
         rekeyer = SnapshotRekeyer(ec2, waits, self.clients.region, destination_arn,
                                   delete_source=spec.source_snapshot == "delete")
 
@@ -71,7 +86,11 @@ class EbsMigration(Engine):
             if kind == "snapshot":
                 return rekeyer.rekey(payload)
             if kind == "instance":
-                return InstanceSwap(replacer, payload[0].instance_id, payload).run()
+                instance_id = payload[0].instance_id
+                lease = InstanceLease(ec2, instance_id, run_id, spec.wait_timeout)
+                # Every wait of the swap first renews the lease, so it outlasts the wait.
+                swap_replacer = replacer_with(Waits(ec2, spec.wait_timeout, before_wait=lease.keep))
+                return InstanceSwap(swap_replacer, lease, replan, instance_id, payload).run()
             return replacer.migrate_unattached(payload)
 
         for (kind, payload), answer, error in run_bounded(_units(volume_plans, snapshot_plans), work, self.limit):
@@ -88,9 +107,11 @@ class EbsMigration(Engine):
                     volume_results[plan.volume_id]["instance_stopped"] = False
                 continue
             for outcome in answer:
-                result = volume_results[outcome.plan.volume_id]
+                # An instance's volumes were planned again under its lease: the result follows that plan.
+                result = _volume_result(outcome.plan, destination_arn)
                 result.update(new_volume_id=outcome.new_volume_id, instance_stopped=outcome.instance_stopped,
                               stopped_seconds=outcome.stopped_seconds)
+                volume_results[outcome.plan.volume_id] = result
 
     def _summary(self, destination, sources, volume_plans, volumes, snapshots, check_mode):
         volume_counts = _count(volumes, VOLUME_ACTIONS)

@@ -5,14 +5,17 @@
 """The planner of ebs_kms_migrate: find the volumes and snapshots in scope and decide what each one needs.
 
 It only reads (DescribeVolumes, DescribeSnapshots, DescribeInstances,
-DescribeKey) and returns one VolumePlan per volume and one SnapshotPlan per
-snapshot, with the action the run would take. Check mode reports exactly these.
+DescribeInstanceTypes, DescribeKey) and returns one VolumePlan per volume and
+one SnapshotPlan per snapshot, with the action the run would take. Check mode
+reports exactly these. An instance's volumes are planned again once the run
+holds the instance's lease (replan), from a fresh look.
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, ClientError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_message
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import REPLACED_BY_TAG, SOURCE_VOLUME_TAG
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SWAP_TAG, SwapRecord, tags_of
@@ -25,10 +28,13 @@ UNCHANGED = "unchanged"
 RETAINED = "retained"
 SKIPPED = "skipped"
 NEEDS_STOP = "needs_stop"
+# A source replaced in an earlier run, then attached to an instance again: in use under the source key.
+REATTACHED = "reattached"
 FAILED = "failed"
 
-# DescribeInstances accepts at most this many ids per call.
+# DescribeInstances and DescribeInstanceTypes accept at most this many ids per call.
 _INSTANCE_BATCH = 200
+_INSTANCE_TYPE_BATCH = 100
 _STOPPABLE_STATES = ("running", "stopped")
 
 
@@ -142,7 +148,30 @@ def _swap_record(volume):
     return SwapRecord(attachment["InstanceId"], attachment["Device"], attachment.get("DeleteOnTermination"), None)
 
 
-def plan_volumes(ec2, volumes, scope, allow_stop):
+class StopPolicy(object):
+    """Whether a run may stop an instance, and lose its instance storage doing so.
+
+    Also what each instance type carries as instance storage (DescribeInstanceTypes),
+    looked up once per type for the whole run.
+    """
+
+    def __init__(self, ec2, allow_stop, allow_instance_store_loss):
+        self.ec2 = ec2
+        self.allow_stop = allow_stop
+        self.allow_instance_store_loss = allow_instance_store_loss
+        self._types = {}
+
+    def instance_types(self, names):
+        """{type: its DescribeInstanceTypes entry} for these types; a type the call could not answer is missing."""
+        wanted = sorted(set(names) - set(self._types))
+        for start in range(0, len(wanted), _INSTANCE_TYPE_BATCH):
+            batch = wanted[start:start + _INSTANCE_TYPE_BATCH]
+            for entry in items(self.ec2, "describe_instance_types", "InstanceTypes", InstanceTypes=batch):
+                self._types[entry["InstanceType"]] = entry
+        return dict((name, self._types[name]) for name in names if name in self._types)
+
+
+def plan_volumes(ec2, volumes, scope, policy):
     plans = []
     for volume in volumes:
         plans.append(_classify_volume(volume, scope))
@@ -150,8 +179,31 @@ def plan_volumes(ec2, volumes, scope, allow_stop):
     instances = describe_instances(ec2, instance_ids) if instance_ids else {}
     for plan in plans:
         if plan.action == MIGRATED and plan.swap:
-            _check_instance(plan, instances.get(plan.swap.instance_id), allow_stop)
+            _check_instance(plan, instances.get(plan.swap.instance_id), policy.allow_stop)
+    stopping = [plan for plan in plans if plan.action == MIGRATED and plan.instance_running]
+    if stopping and not policy.allow_instance_store_loss:
+        _check_instance_storage(stopping, instances, policy)
     return plans
+
+
+def replan(ec2, plans, scope, policy):
+    """The plans of one instance's volumes, made again from a fresh look once the run holds the instance's lease.
+
+    Planning may be long past (a large run, or a wait for another run's
+    lease): since then a volume may have been swapped, retired or deleted, and
+    the instance started or stopped. A volume no longer there has no plan.
+    """
+    instance_id = plans[0].instance_id
+    found = dict((volume["VolumeId"], volume) for volume in items(
+        ec2, "describe_volumes", "Volumes", Filters=[{"Name": "volume-id", "Values": [plan.volume_id for plan in plans]}]))
+    fresh = plan_volumes(ec2, [found[plan.volume_id] for plan in plans if plan.volume_id in found], scope, policy)
+    for plan in fresh:
+        if plan.action == MIGRATED and plan.instance_id != instance_id:
+            plan.action = FAILED
+            plan.reason = "attached to {0} when the run started, now {1}".format(
+                instance_id, "to " + plan.instance_id if plan.instance_id else "unattached")
+            plan.fix = "run again."
+    return fresh
 
 
 def _classify_volume(volume, scope):
@@ -160,12 +212,11 @@ def _classify_volume(volume, scope):
         key_arn, action, reason = scope.classify(volume.get("Encrypted"), volume.get("KmsKeyId"))
     except RotationError as exc:
         return VolumePlan(volume, volume.get("KmsKeyId"), FAILED, str(exc), fix=exc.fix)
+    attachments = volume.get("Attachments") or []
     if REPLACED_BY_TAG in tags and action is None:
-        return VolumePlan(volume, key_arn, RETAINED,
-                          "replaced by {0}; kept as asked (source_volume=keep)".format(tags[REPLACED_BY_TAG]))
+        return _replaced(volume, key_arn, tags[REPLACED_BY_TAG], attachments)
     if action is not None:
         return VolumePlan(volume, key_arn, action, reason)
-    attachments = volume.get("Attachments") or []
     if len(attachments) > 1:
         return VolumePlan(volume, key_arn, FAILED,
                           "multi-attach volume attached to {0} instances".format(len(attachments)),
@@ -174,6 +225,19 @@ def _classify_volume(volume, scope):
         return VolumePlan(volume, key_arn, FAILED, "volume is {0}".format(volume.get("State")),
                           fix="wait until it is available or in-use, then run again.")
     return VolumePlan(volume, key_arn, MIGRATED, swap=_swap_record(volume))
+
+
+def _replaced(volume, key_arn, replacement_id, attachments):
+    """A source an earlier run replaced: retained while unattached; in use again, and blocking, once attached."""
+    if not attachments:
+        return VolumePlan(volume, key_arn, RETAINED,
+                          "replaced by {0}; kept as asked (source_volume=keep)".format(replacement_id))
+    instances = ", ".join(sorted(set(attachment["InstanceId"] for attachment in attachments)))
+    return VolumePlan(
+        volume, key_arn, REATTACHED,
+        "replaced by {0} in an earlier run but attached again to {1}".format(replacement_id, instances),
+        fix="it is in use under the source key again: detach it and use {0}, or remove its tag {1} so that a run "
+            "moves it again.".format(replacement_id, REPLACED_BY_TAG))
 
 
 def _check_instance(plan, instance, allow_stop):
@@ -199,6 +263,53 @@ def _check_instance(plan, instance, allow_stop):
         plan.action, plan.reason = FAILED, "instance {0} has an instance-store root and cannot be stopped".format(
             instance["InstanceId"])
         plan.fix = "needs manual handling: move the data to a new volume from inside the instance."
+
+
+def instance_storage(instance, instance_type):
+    """What of `instance` is instance storage, erased when it stops: one description each, [] for none.
+
+    Non-EBS devices of its block device mappings, and the instance storage
+    its type comes with (`instance_type` is the DescribeInstanceTypes entry).
+    """
+    found = ["{0} ({1})".format(mapping.get("DeviceName"), mapping.get("VirtualName") or "not EBS")
+             for mapping in instance.get("BlockDeviceMappings", [])
+             if "Ebs" not in mapping or (mapping.get("VirtualName") or "").startswith("ephemeral")]
+    storage = instance_type.get("InstanceStorageInfo")
+    if storage or instance_type.get("InstanceStorageSupported"):
+        disks = ", ".join("{0} x {1} GB {2}".format(disk.get("Count"), disk.get("SizeInGB"), disk.get("Type"))
+                          for disk in (storage or {}).get("Disks", []))
+        found.append("the instance store of type {0}{1}".format(instance_type["InstanceType"],
+                                                                " ({0})".format(disks) if disks else ""))
+    return found
+
+
+def _check_instance_storage(plans, instances, policy):
+    """Refuse to stop an instance that would lose instance storage: fail its volumes, naming it and the fix."""
+    names = set(instances[plan.instance_id].get("InstanceType") for plan in plans)
+    try:
+        types = policy.instance_types([name for name in names if name])
+        unreadable = None
+    except ClientError as exc:
+        types, unreadable = {}, error_message(exc)
+    for plan in plans:
+        instance = instances[plan.instance_id]
+        instance_type = types.get(instance.get("InstanceType"))
+        if instance_type is None:
+            plan.action = FAILED
+            plan.reason = ("cannot tell whether instance {0} (type {1}) has instance storage, which stopping it "
+                           "would erase: {2}".format(plan.instance_id, instance.get("InstanceType"),
+                                                     unreadable or "DescribeInstanceTypes does not list the type"))
+            plan.fix = ("allow ec2:DescribeInstanceTypes, or set allow_instance_store_loss: true if nothing on its "
+                        "instance store must survive, then run again.")
+            continue
+        lost = instance_storage(instance, instance_type)
+        if lost:
+            plan.action = FAILED
+            plan.reason = ("instance {0} has instance storage, erased when it stops: {1}; allow_instance_store_loss "
+                           "is false".format(plan.instance_id, "; ".join(lost)))
+            plan.fix = ("copy what must survive off its instance store, then run again with "
+                        "allow_instance_store_loss: true; or stop the instance yourself (a stopped instance is "
+                        "swapped without a stop), then run again.")
 
 
 def plan_snapshots(snapshots, scope):

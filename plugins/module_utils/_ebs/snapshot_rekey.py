@@ -6,8 +6,11 @@
 
 The copy keeps the description and the user's tags and is tagged with the
 source snapshot id as it is created, so an interrupted run finds the copy and
-waits for it instead of copying again. The source is kept (tagged with its
-copy's id) or deleted once the copy is completed.
+waits for it instead of copying again (a copy under another key, made by a
+run with another destination, is not it). CopySnapshot does not copy who may
+create volumes from the snapshot: once the copy is completed it is shared
+with the accounts (createVolumePermission) the source is shared with, and
+only then is the source kept (tagged with its copy's id) or deleted.
 """
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
@@ -28,8 +31,20 @@ class SnapshotRekeyer(object):
     def _existing_copy(self, snapshot_id):
         copies = items(self.ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"],
                        Filters=[{"Name": "tag:" + SOURCE_SNAPSHOT_TAG, "Values": [snapshot_id]}])
-        usable = [copy for copy in copies if copy.get("State") not in _UNUSABLE_STATES]
+        usable = [copy for copy in copies
+                  if copy.get("State") not in _UNUSABLE_STATES and copy.get("KmsKeyId") == self.destination_arn]
         return usable[0]["SnapshotId"] if usable else None
+
+    def _share_like_source(self, source_id, copy_id):
+        """Give the copy the source's createVolumePermission: the same accounts (and groups) may use it."""
+        permissions = self.ec2.describe_snapshot_attribute(
+            SnapshotId=source_id, Attribute="createVolumePermission", aws_retry=True).get("CreateVolumePermissions", [])
+        user_ids = [entry["UserId"] for entry in permissions if entry.get("UserId")]
+        groups = [entry["Group"] for entry in permissions if entry.get("Group")]
+        if user_ids or groups:
+            self.ec2.modify_snapshot_attribute(SnapshotId=copy_id, Attribute="createVolumePermission",
+                                               OperationType="add", UserIds=user_ids, GroupNames=groups,
+                                               aws_retry=True)
 
     def rekey(self, plan):
         """The id of the completed copy under the destination key; the source retired as asked."""
@@ -43,6 +58,7 @@ class SnapshotRekeyer(object):
                 TagSpecifications=tag_specification("snapshot", dict(user_tags(snapshot), **{SOURCE_SNAPSHOT_TAG: source_id})),
                 aws_retry=True)["SnapshotId"]
         self.waits.wait("snapshot_completed", copy_id, SnapshotIds=[copy_id])
+        self._share_like_source(source_id, copy_id)
         if self.delete_source:
             self.ec2.delete_snapshot(SnapshotId=source_id, aws_retry=True)
         else:

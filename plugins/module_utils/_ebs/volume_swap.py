@@ -7,10 +7,13 @@
 An EBS volume's key cannot change in place: the data goes through a snapshot
 into a new volume created under the new key. VolumeReplacer does the steps one
 volume needs; InstanceSwap puts the new volumes of one instance in place of the
-old ones during a single stop, and rolls back if any step fails.
+old ones during a single stop, under the instance's lease, and rolls back if
+any step fails before the instance runs on its new volumes.
 
 Every step first looks for what an earlier, interrupted run already did
-(tagged, see markers), so running again resumes instead of duplicating.
+(tagged, see markers), so running again resumes instead of duplicating; what
+it finds is used only while it still holds all the volume's data
+(unwritten_since).
 """
 
 import time
@@ -20,6 +23,8 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination i
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import REPLACED_BY_TAG, SNAPSHOT_PHASE_TAG
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SOURCE_VOLUME_TAG, SWAP_TAG
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import tag_specification, tags_of, user_tags
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.planner import FAILED, MIGRATED, UNCHANGED
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.planner import VolumePlan
 
 LIVE = "live"  # taken while the instance still runs: only makes the final snapshot incremental
 FINAL = "final"  # taken with no writer: the only snapshot a replacement is ever built from
@@ -27,8 +32,37 @@ FINAL = "final"  # taken with no writer: the only snapshot a replacement is ever
 _UNUSABLE_STATES = ("error", "deleting", "deleted", "recoverable", "recovering")
 
 
+def unwritten_since(volume, instance, started):
+    """Whether nothing can have written to `volume` since a final snapshot of it started at `started`.
+
+    `volume` and `instance` (the one it is attached to, or None) are
+    described now; `started` is None when the snapshot is gone. A final
+    snapshot is only ever taken with no writer (the volume unattached, or its
+    instance stopped), so it still holds all the volume's data unless the
+    volume was attached since, or its instance launched since, or the
+    instance is not stopped now. An attachment or launch that cannot be
+    dated counts as newer. A volume attached and detached again between two
+    runs leaves no trace in EC2's description of it: an unattached volume
+    counts as unwritten.
+    """
+    attachments = volume.get("Attachments") or []
+    if not attachments:
+        return True
+    if started is None or len(attachments) != 1 or instance is None:
+        return False
+    attachment = attachments[0]
+    if instance.get("InstanceId") != attachment.get("InstanceId") or instance["State"]["Name"] != "stopped":
+        return False
+    attached, launched = attachment.get("AttachTime"), instance.get("LaunchTime")
+    return attached is not None and launched is not None and attached < started and launched < started
+
+
+def _describe_instance(ec2, instance_id):
+    return ec2.describe_instances(InstanceIds=[instance_id], aws_retry=True)["Reservations"][0]["Instances"][0]
+
+
 class VolumeOutcome(object):
-    """What happened to one volume, for the result."""
+    """What happened to one volume (under its plan, made again once the instance's lease was held), for the result."""
 
     def __init__(self, plan):
         self.plan = plan
@@ -58,11 +92,14 @@ class VolumeReplacer(object):
         return [snapshot for snapshot in snapshots if phase is None or _phase(snapshot) == phase]
 
     def replacements(self, volume_id):
-        return self._own("describe_volumes", "Volumes", volume_id)
+        """This volume's copies under the destination key (a copy an earlier run made under another key is not one)."""
+        return [volume for volume in self._own("describe_volumes", "Volumes", volume_id)
+                if volume.get("KmsKeyId") == self.destination_arn]
 
-    def snapshot(self, volume_id, phase):
-        """The completed temporary snapshot of this phase, taken now unless an earlier run took it."""
-        existing = self.temporary_snapshots(volume_id, phase)
+    def snapshot(self, volume_id, phase, existing=None):
+        """The completed temporary snapshot of this phase, taken now unless an earlier run took it (or `existing`)."""
+        if existing is None:
+            existing = self.temporary_snapshots(volume_id, phase)
         if existing:
             snapshot_id = existing[0]["SnapshotId"]
         else:
@@ -74,18 +111,36 @@ class VolumeReplacer(object):
         return snapshot_id
 
     def replacement(self, volume):
-        """The new volume under the destination key, built from a final snapshot unless an earlier run built it."""
-        existing = self.replacements(volume["VolumeId"])
-        if existing and existing[0].get("Attachments"):
-            return existing[0]["VolumeId"]  # attached by an interrupted run: past waiting for it
+        """The new volume under the destination key, built from a final snapshot unless an earlier run built it.
+
+        An earlier run's final snapshot and the replacement built from it are
+        used only while the volume has had no writer since the snapshot; else
+        they are deleted (the replacement never held user writes: it was never
+        attached) and built again.
+        """
+        volume_id = volume["VolumeId"]
+        existing = self.replacements(volume_id)
+        in_use = [candidate for candidate in existing if candidate.get("Attachments")]
+        if in_use:
+            return in_use[0]["VolumeId"]  # attached by an interrupted run: past waiting for it
+        finals = self.temporary_snapshots(volume_id, FINAL)
+        if existing or finals:
+            current = self._unwritten_check(volume_id)
+            started = dict((snapshot["SnapshotId"], snapshot["StartTime"]) for snapshot in finals)
+            stale_volumes = [candidate["VolumeId"] for candidate in existing
+                             if not current(started.get(candidate.get("SnapshotId")))]
+            stale_snapshots = [snapshot["SnapshotId"] for snapshot in finals if not current(snapshot["StartTime"])]
+            self._delete(stale_volumes, stale_snapshots)
+            existing = [candidate for candidate in existing if candidate["VolumeId"] not in stale_volumes]
+            finals = [snapshot for snapshot in finals if snapshot["SnapshotId"] not in stale_snapshots]
         if existing:
             new_volume_id = existing[0]["VolumeId"]
         else:
-            snapshot_id = self.snapshot(volume["VolumeId"], FINAL)
+            snapshot_id = self.snapshot(volume_id, FINAL, existing=finals)
             params = dict(
                 AvailabilityZone=volume["AvailabilityZone"], SnapshotId=snapshot_id, Size=volume["Size"],
                 VolumeType=volume["VolumeType"], Encrypted=True, KmsKeyId=self.destination_arn,
-                TagSpecifications=tag_specification("volume", dict(user_tags(volume), **{SOURCE_VOLUME_TAG: volume["VolumeId"]})),
+                TagSpecifications=tag_specification("volume", dict(user_tags(volume), **{SOURCE_VOLUME_TAG: volume_id})),
             )
             # Provisioned IOPS and throughput are kept only where the type takes them (io1/io2/gp3, gp3).
             if volume.get("Iops") and volume["VolumeType"] in ("io1", "io2", "gp3"):
@@ -98,15 +153,25 @@ class VolumeReplacer(object):
         self.waits.wait("volume_available", new_volume_id, VolumeIds=[new_volume_id])
         return new_volume_id
 
+    def _unwritten_check(self, volume_id):
+        """unwritten_since for this volume as it is now: a function of a snapshot's StartTime."""
+        volume = self.ec2.describe_volumes(VolumeIds=[volume_id], aws_retry=True)["Volumes"][0]
+        attachments = volume.get("Attachments") or []
+        instance = _describe_instance(self.ec2, attachments[0]["InstanceId"]) if len(attachments) == 1 else None
+        return lambda started: unwritten_since(volume, instance, started)
+
+    def _delete(self, volume_ids=(), snapshot_ids=()):
+        for volume_id in volume_ids:
+            self.ec2.delete_volume(VolumeId=volume_id, aws_retry=True)
+        for snapshot_id in snapshot_ids:
+            self.ec2.delete_snapshot(SnapshotId=snapshot_id, aws_retry=True)
+
     def discard(self, volume_id, phases, replacements=True):
         """Delete this volume's temporary snapshots of the given phases and, unless told not to, its unattached replacements."""
-        if replacements:
-            for volume in self.replacements(volume_id):
-                if not volume.get("Attachments"):
-                    self.ec2.delete_volume(VolumeId=volume["VolumeId"], aws_retry=True)
-        for snapshot in self.temporary_snapshots(volume_id):
-            if _phase(snapshot) in phases:
-                self.ec2.delete_snapshot(SnapshotId=snapshot["SnapshotId"], aws_retry=True)
+        volumes = [volume["VolumeId"] for volume in self.replacements(volume_id)
+                   if not volume.get("Attachments")] if replacements else []
+        self._delete(volumes, [snapshot["SnapshotId"] for snapshot in self.temporary_snapshots(volume_id)
+                               if _phase(snapshot) in phases])
 
     def finish(self, volume_id, new_volume_id, swapped=False):
         """After the new volume is in place (and verified): remove the temporary snapshots, then retire the source.
@@ -133,29 +198,80 @@ class VolumeReplacer(object):
 
 
 class InstanceSwap(object):
-    """Swap every in-scope volume of one instance during one stop, with rollback.
+    """Swap every in-scope volume of one instance during one stop, under its lease, with rollback.
 
-    Steps: record the swap on each source volume; live snapshots while the
-    instance runs; stop; final snapshots; new volumes from the final ones;
-    detach old, attach new at the same device; restore DeleteOnTermination;
-    start if it was running; verify. Until the verification passes, any failure
-    puts the old volumes back, restores the instance's state, and removes what
-    this swap created. Nothing of the user's is deleted before that.
+    Steps: take the instance's lease; plan its volumes again; record the swap
+    on each source volume; live snapshots while the instance runs; stop; final
+    snapshots; new volumes from the final ones; detach old, attach new at the
+    same device; restore DeleteOnTermination; start if it was running; verify;
+    give the lease back. Until the instance runs on its new volumes, any
+    failure puts the old volumes back (once the instance is stopped), restores
+    the instance's state, and removes what this swap created. Once it ran on
+    them, they hold its writes: a failure then leaves them in place and a
+    rerun finishes the swap. Nothing of the user's is deleted before the
+    verification passes, and a swap whose lease another run took is never
+    rolled back by this one.
     """
 
-    def __init__(self, replacer, instance_id, plans, clock=time.monotonic):
+    def __init__(self, replacer, lease, replan, instance_id, plans, clock=time.monotonic):
         self.replacer = replacer
         self.ec2 = replacer.ec2
         self.waits = replacer.waits
+        self.lease = lease
+        self.replan = replan
         self.instance_id = instance_id
         self.plans = plans
-        self.prior_state = plans[0].swap.instance_state
+        self.prior_state = None
         self._clock = clock
         self._stopped_at = None
         self._new_volumes = {}
+        self._ran_on_new = False
 
     def run(self):
-        outcomes = [VolumeOutcome(plan) for plan in self.plans]
+        self.lease.acquire()
+        try:
+            outcomes = self._run_leased()
+        except Exception:  # whatever ends the swap, the lease goes back (a run that dies leaves it to expire)
+            self.lease.release()
+            raise
+        self.lease.release()
+        return outcomes
+
+    def _run_leased(self):
+        fresh = dict((plan.volume_id, plan) for plan in self.replan(self.plans))
+        outcomes = []
+        moving = []
+        for plan in self.plans:
+            current = fresh.get(plan.volume_id)
+            if current is None:
+                outcomes.append(self._gone(plan))
+            elif current.action == MIGRATED:
+                moving.append(current)
+            else:
+                outcomes.append(VolumeOutcome(current))
+        if moving:
+            outcomes.extend(self._swap_volumes(moving))
+        return outcomes
+
+    def _gone(self, plan):
+        """A volume deleted since planning: by a run that replaced it (source_volume: delete), or by someone else."""
+        placed = [volume["VolumeId"] for volume in self.replacer.replacements(plan.volume_id)
+                  if volume.get("Attachments")]
+        if placed:
+            outcome = VolumeOutcome(VolumePlan(
+                plan.volume, plan.source_key_arn, UNCHANGED, swap=plan.swap,
+                reason="replaced by {0} and deleted by another run while this run waited for the instance's "
+                       "lease".format(placed[0])))
+            outcome.new_volume_id = placed[0]
+            return outcome
+        return VolumeOutcome(VolumePlan(
+            plan.volume, plan.source_key_arn, FAILED, swap=plan.swap,
+            reason="deleted since the run started, and no replacement of it is attached",
+            fix="find out who deleted it; nothing is left to move."))
+
+    def _swap_volumes(self, plans):
+        self.plans = plans
+        self.prior_state = plans[0].swap.instance_state
         self._record()
         try:
             stopped_seconds = self._swap()
@@ -165,6 +281,7 @@ class InstanceSwap(object):
                 "Swapping the volumes of {0} failed and was rolled back: the old volumes are attached again and "
                 "the instance is {1}. Cause: {2}".format(self.instance_id, self.prior_state, describe_failure(exc)),
                 resource=self.instance_id, fix=getattr(exc, "fix", None) or "fix the cause and run the task again.")
+        outcomes = [VolumeOutcome(plan) for plan in plans]
         for outcome in outcomes:
             outcome.new_volume_id = self._new_volumes[outcome.plan.volume_id]
             outcome.instance_stopped = self._stopped_at is not None
@@ -179,8 +296,7 @@ class InstanceSwap(object):
                                      aws_retry=True)
 
     def _instance(self):
-        reservations = self.ec2.describe_instances(InstanceIds=[self.instance_id], aws_retry=True)["Reservations"]
-        return reservations[0]["Instances"][0]
+        return _describe_instance(self.ec2, self.instance_id)
 
     def _attached(self, instance):
         """{device: volume id} on the instance now."""
@@ -189,7 +305,7 @@ class InstanceSwap(object):
 
     def _swap(self):
         instance = self._instance()
-        self._find_placed(self._attached(instance))
+        self._find_placed(instance)
         pending = [plan for plan in self.plans if plan.volume_id not in self._new_volumes]
         if pending:
             self._stop(pending, instance["State"]["Name"])
@@ -201,30 +317,41 @@ class InstanceSwap(object):
         self._restore_delete_on_termination(dict((plan.swap.device, plan.swap.delete_on_termination)
                                                  for plan in self.plans))
         stopped_seconds = self._restore_state()
+        if self.prior_state == "running":
+            self._ran_on_new = True
         self._verify()
         return stopped_seconds
 
-    def _find_placed(self, attached):
-        """Replacements an interrupted run already attached at their device."""
+    def _find_placed(self, instance):
+        """Replacements an interrupted run already attached at their device, and whether the instance ran on one."""
+        mappings = dict((mapping["DeviceName"], mapping.get("Ebs", {}))
+                        for mapping in instance.get("BlockDeviceMappings", []))
         for plan in self.plans:
+            mapping = mappings.get(plan.swap.device, {})
             for volume in self.replacer.replacements(plan.volume_id):
-                if attached.get(plan.swap.device) == volume["VolumeId"]:
+                if mapping.get("VolumeId") == volume["VolumeId"]:
                     self._new_volumes[plan.volume_id] = volume["VolumeId"]
+                    self._ran_on_new = self._ran_on_new or _may_have_run_on(instance, mapping)
 
     def _stop(self, pending, state):
         """Live snapshots, then stop: the final snapshots that follow see no more writes."""
         if state == "running":
             for plan in pending:
-                # A final snapshot or new volume left by an interrupted run while the
-                # instance kept writing is stale: only one taken while stopped is used.
-                self.replacer.discard(plan.volume_id, (FINAL,))
                 self.replacer.snapshot(plan.volume_id, LIVE)
+        if state != "stopped" or self.prior_state == "running":
+            # Stopped by an earlier, interrupted run of ours, it still counts as our stop.
+            self._stopped_at = self._clock()
+        self._bring_to_stopped(state)
+
+    def _bring_to_stopped(self, state):
+        """Stop the instance and wait until it is stopped: no volume is detached from it before (a root cannot be)."""
+        if state == "stopped":
+            return
+        if state == "pending":
+            self.waits.wait("instance_running", self.instance_id, InstanceIds=[self.instance_id])
+        if state in ("pending", "running"):
             self.ec2.stop_instances(InstanceIds=[self.instance_id], aws_retry=True)
-            self._stopped_at = self._clock()
-            self.waits.wait("instance_stopped", self.instance_id, InstanceIds=[self.instance_id])
-        elif self.prior_state == "running":
-            # Stopped by an earlier, interrupted run of ours: it still counts as our stop.
-            self._stopped_at = self._clock()
+        self.waits.wait("instance_stopped", self.instance_id, InstanceIds=[self.instance_id])
 
     def _put_in_place(self, plan, attached, wanted_id, other_id):
         """Make `wanted_id` the volume at the plan's device, detaching `other_id` if it is there."""
@@ -273,17 +400,30 @@ class InstanceSwap(object):
                 resource=self.instance_id)
 
     def _roll_back(self, cause):
-        """Old volumes back at their devices, the instance in its prior state, this swap's copies removed."""
+        """Old volumes back at their devices, the instance in its prior state, this swap's copies removed.
+
+        Only while this run still holds the instance's lease (a swap another
+        run took over is that run's to finish or roll back), and only before
+        the instance ran on a new volume: from then on the new volumes hold
+        its writes, and the swap only goes forward.
+        """
+        refusal = None
         try:
-            attached = self._attached(self._instance())
-            for plan in self.plans:
-                self._put_in_place(plan, attached, plan.volume_id, self._new_volumes.get(plan.volume_id))
-            self._restore_delete_on_termination(dict((plan.swap.device, plan.swap.delete_on_termination)
-                                                     for plan in self.plans))
-            self._restore_state()
-            for plan in self.plans:
-                self.replacer.discard(plan.volume_id, (LIVE, FINAL))
-                self.ec2.delete_tags(Resources=[plan.volume_id], Tags=[{"Key": SWAP_TAG}], aws_retry=True)
+            if not self.lease.held():
+                refusal = RotationError(
+                    "Swapping the volumes of {0} failed ({1}) while another run holds the instance's lease: this run "
+                    "did not roll back a swap that run is working on.".format(self.instance_id, describe_failure(cause)),
+                    resource=self.instance_id, fix="let that run finish, then run again.")
+            elif self._ran_on_new or self._runs_on_new():
+                refusal = RotationError(
+                    "Swapping the volumes of {0} failed after the instance ran on its new volumes ({1}), so it was not "
+                    "rolled back: that would lose what was written to them. Cause: {2}".format(
+                        self.instance_id, ", ".join(sorted(self._new_volumes.values())), describe_failure(cause)),
+                    resource=self.instance_id,
+                    fix="fix the cause and run the task again: it finishes the swap. The source volumes are kept, "
+                        "tagged {0}, until then.".format(SWAP_TAG))
+            else:
+                self._put_back()
         except Exception as exc:  # a rollback that fails for any reason must say what to put back by hand
             raise RotationError(
                 "Swapping the volumes of {0} failed ({1}) and so did the rollback ({2}).".format(
@@ -293,6 +433,42 @@ class InstanceSwap(object):
                     "the source volumes were not deleted.".format(
                         ", ".join(plan.volume_id for plan in self.plans),
                         ", ".join(plan.swap.device for plan in self.plans)))
+        if refusal is not None:
+            raise refusal
+
+    def _runs_on_new(self):
+        """Whether the instance is not stopped with a new volume at its device: it runs (or ran) on it."""
+        instance = self._instance()
+        if instance["State"]["Name"] == "stopped":
+            return False
+        placed = set(self._attached(instance).items())
+        return any((plan.swap.device, self._new_volumes[plan.volume_id]) in placed
+                   for plan in self.plans if plan.volume_id in self._new_volumes)
+
+    def _put_back(self):
+        instance = self._instance()
+        attached = self._attached(instance)
+        state = instance["State"]["Name"]
+        if state not in ("running", "stopped") or any(
+                attached.get(plan.swap.device) != plan.volume_id for plan in self.plans):
+            self._bring_to_stopped(state)
+        for plan in self.plans:
+            self._put_in_place(plan, attached, plan.volume_id, self._new_volumes.get(plan.volume_id))
+        self._restore_delete_on_termination(dict((plan.swap.device, plan.swap.delete_on_termination)
+                                                 for plan in self.plans))
+        self._restore_state()
+        for plan in self.plans:
+            self.replacer.discard(plan.volume_id, (LIVE, FINAL))
+            self.ec2.delete_tags(Resources=[plan.volume_id], Tags=[{"Key": SWAP_TAG}], aws_retry=True)
+
+
+def _may_have_run_on(instance, mapping):
+    """Whether the instance may have run (and written) on the volume of this mapping: it is not stopped now, or it
+    was launched since the volume was attached; an undated attachment or launch counts as yes."""
+    if instance["State"]["Name"] != "stopped":
+        return True
+    attached, launched = mapping.get("AttachTime"), instance.get("LaunchTime")
+    return attached is None or launched is None or launched >= attached
 
 
 def _phase(snapshot):

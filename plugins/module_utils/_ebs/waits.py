@@ -15,15 +15,22 @@ POLL_DELAY = 5
 
 
 class Waits(object):
-    """boto3 EC2 waiters bounded by the module's wait_timeout."""
+    """boto3 EC2 waiters bounded by the module's wait_timeout.
 
-    def __init__(self, ec2, wait_timeout, delay=POLL_DELAY, clock=time.monotonic):
+    `before_wait`, when given, is called before every wait (an instance swap
+    renews its lease there, so the lease outlasts each wait).
+    """
+
+    def __init__(self, ec2, wait_timeout, delay=POLL_DELAY, clock=time.monotonic, before_wait=None):
         self._ec2 = ec2
         self._timeout = wait_timeout
         self._delay = delay
         self._clock = clock
+        self._before_wait = before_wait
 
     def wait(self, waiter_name, resource, **kwargs):
+        if self._before_wait is not None:
+            self._before_wait()
         deadline = self._clock() + self._timeout
         waiter = self._ec2.get_waiter(waiter_name)
         # A waiter gives up on the first error it has no acceptor for, and EC2

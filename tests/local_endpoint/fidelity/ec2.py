@@ -20,12 +20,16 @@
 - DescribeVolumes attachments report DeleteOnTermination (moto omits it).
 - A volume not created from a snapshot reports SnapshotId "" (moto omits
   the field, and amazon.aws.ec2_vol_info fails with KeyError on it).
+- An instance's LaunchTime is the time it was last started: StartInstances
+  of a stopped instance moves it (moto keeps the first launch's time).
 """
 
 import functools
 
 from moto.ec2.exceptions import EC2ClientError, VolumeInUseError
+from moto.core.utils import utcnow
 from moto.ec2.models import elastic_block_store as ebs_models
+from moto.ec2.models import instances as instance_models
 from moto.kms import kms_backends
 
 _installed = False
@@ -107,6 +111,16 @@ def _patch_detach_volume(original):
     return detach_volume
 
 
+def _patch_start(original):
+    @functools.wraps(original)
+    def start(self):
+        previous_state = original(self)
+        if previous_state.name != "running":
+            self.launch_time = utcnow()
+        return previous_state
+    return start
+
+
 def _attachment_delete_on_termination(attachment):
     mapping = attachment.instance.block_device_mapping.get(attachment.device)
     return bool(mapping is not None and mapping.delete_on_termination)
@@ -122,6 +136,7 @@ def install():
     backend.copy_snapshot = _patch_copy_snapshot(backend.copy_snapshot)
     backend.attach_volume = _patch_attach_volume(backend.attach_volume)
     backend.detach_volume = _patch_detach_volume(backend.detach_volume)
+    instance_models.Instance.start = _patch_start(instance_models.Instance.start)
     # The response serializer reads attachment fields as snake_case attributes.
     ebs_models.VolumeAttachment.delete_on_termination = property(_attachment_delete_on_termination)
     _installed = True

@@ -6,13 +6,14 @@ from botocore.exceptions import ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.clients import Clients
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import AdaptiveLimit
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SWAP_TAG
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs import lease
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import LEASE_TAG, SWAP_TAG
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.migrate import EbsMigration, MigrationSpec
 
 AZ = "us-east-1a"
 MUTATING = ("create_snapshot", "create_volume", "copy_snapshot", "attach_volume", "detach_volume", "stop_instances",
-            "start_instances", "modify_instance_attribute", "create_tags", "delete_tags", "delete_snapshot",
-            "delete_volume")
+            "start_instances", "modify_instance_attribute", "modify_snapshot_attribute", "create_tags", "delete_tags",
+            "delete_snapshot", "delete_volume")
 
 
 class Crash(BaseException):
@@ -63,32 +64,8 @@ class RefusingClient(object):
         return call
 
 
-@pytest.fixture(autouse=True)
-def _no_default_amis(monkeypatch):
-    # moto otherwise builds ~1300 AMIs and their snapshots for every test, which
-    # is most of the run time; instances here need no real AMI.
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-
-@pytest.fixture
-def estate(aws_client):
-    ec2 = aws_client("ec2")
-    kms = aws_client("kms")
-    source = kms.create_key()["KeyMetadata"]
-    destination = kms.create_key()["KeyMetadata"]
-    kms.create_alias(AliasName="alias/new", TargetKeyId=destination["KeyId"])
-    # moto owns a snapshot per built-in AMI; tests look only at the ones made after this.
-    _BASELINE.clear()
-    _BASELINE.update(snapshot["SnapshotId"] for snapshot in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
-    return ec2, kms, source, destination
-
-
-_BASELINE = set()
-
-
 def _snapshots(ec2):
-    return [snapshot for snapshot in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
-            if snapshot["SnapshotId"] not in _BASELINE]
+    return ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
 
 
 def _run(ec2, kms, check_mode=False, concurrency=4, **options):
@@ -112,9 +89,10 @@ def _instance(ec2, instance_id):
     return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
 
 
-def _run_instance(ec2, key_arn, stopped=False):
+def _run_instance(ec2, key_arn, stopped=False, instance_type="t3.micro"):
+    """A running (or stopped) instance with an encrypted root; t3.micro has no instance store."""
     instance = ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ},
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": AZ}, InstanceType=instance_type,
         BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {
             "VolumeSize": 8, "Encrypted": True, "KmsKeyId": key_arn, "DeleteOnTermination": True}}],
     )["Instances"][0]
@@ -133,6 +111,10 @@ def _attach_data_volume(ec2, key_arn, instance_id, delete_on_termination=True):
         ec2.modify_instance_attribute(InstanceId=instance_id, BlockDeviceMappings=[
             {"DeviceName": "/dev/sdf", "Ebs": {"DeleteOnTermination": True}}])
     return volume_id
+
+
+def _tags(resource):
+    return dict((tag["Key"], tag["Value"]) for tag in resource.get("Tags", []))
 
 
 def _counts(ec2):
@@ -335,7 +317,7 @@ def _attached_estate(ec2, source):
     return instance_id, [root_id, data_id, loose_id], snapshot_id
 
 
-CRASH_POINTS = range(1, 31)
+CRASH_POINTS = range(1, 32)
 
 
 def test_crash_points_cover_every_mutating_call_of_a_clean_run(estate):
@@ -348,7 +330,7 @@ def test_crash_points_cover_every_mutating_call_of_a_clean_run(estate):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("crash_at", CRASH_POINTS)
-def test_a_run_killed_at_any_step_resumes_without_duplicates(estate, crash_at):
+def test_a_run_killed_at_any_step_resumes_without_duplicates(estate, lease_time, crash_at):
     ec2, kms, source, destination = estate
     instance_id, volume_ids, snapshot_id = _attached_estate(ec2, source)
     crashing = CrashingClient(ec2, crash_at)
@@ -356,6 +338,8 @@ def test_a_run_killed_at_any_step_resumes_without_duplicates(estate, crash_at):
         _migrate(crashing, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True, concurrency=1)
     except Crash:
         pass
+    # A killed run leaves its lease on the instance: the rerun takes it over once it has expired.
+    lease_time.shift(3600 + lease.LEASE_MARGIN + 1)
     run = _run(ec2, kms, volume_ids=volume_ids, snapshot_ids=[snapshot_id], allow_stop=True)
     result = run.values
     assert run.failure is None, result["failures"]
@@ -369,5 +353,8 @@ def test_a_run_killed_at_any_step_resumes_without_duplicates(estate, crash_at):
     instance = _instance(ec2, instance_id)
     assert instance["State"]["Name"] == "running"
     assert all(not any(tag["Key"] == SWAP_TAG for tag in v.get("Tags", [])) for v in volumes)
+    # No live lease is left to hold up a later run (a crash at the release leaves the dead run's, expired).
+    left = _tags(instance).get(LEASE_TAG)
+    assert left is None or lease.Holder(left).expired(lease_time.clock())
     replaced = dict((entry["volume_id"], entry) for entry in _migrate(ec2, kms, volume_ids=volume_ids)["volumes"])
     assert all(entry["action"] == "retained" for entry in replaced.values())
