@@ -10,7 +10,8 @@ short_description: Move every object and version of an S3 bucket to a new KMS ke
 version_added: 0.1.0
 description:
   - Re-keys the SSE-KMS (and optionally SSE-S3) objects of O(bucket), under O(prefix), to O(destination_key_id),
-    current and noncurrent versions alike, and points the bucket's default encryption at the key.
+    current and noncurrent versions alike, and points the bucket's default encryption at the key when it names a
+    source key (see O(bucket_default_scope)).
   - The listing (C(ListObjectVersions), or C(ListObjectsV2) with O(versions=current)) is streamed page by page into a
     bounded pool of workers, so memory stays flat however large the bucket is. One C(HeadObject) per version tells
     its encryption; the key it reports is compared as a resolved key ARN.
@@ -20,10 +21,17 @@ description:
     multipart C(UploadPartCopy) above O(multipart_threshold)). The copy keeps user metadata, Content-Type,
     Content-Encoding, Content-Language, Content-Disposition, Cache-Control, Expires, the website redirect, the storage
     class (passed explicitly, since a copy would reset it), tags, ACL grants (read before and re-applied after, unless
-    the bucket enforces C(BucketOwnerEnforced) ownership), the checksum algorithm and the Object Lock settings.
-  - Copies are conditional on the listed ETag (C(x-amz-copy-source-if-match)). An object a writer changes during the
-    run is never overwritten with stale bytes. It is looked at again and, if it is still under a source key, copied
-    again (up to three times).
+    the bucket enforces C(BucketOwnerEnforced) ownership), the checksum algorithm and the Object Lock settings (a
+    retention that still runs, a legal hold, and an event hold with its duration). A retention whose date has passed
+    is not carried, since it holds nothing and S3 refuses a retain-until date in the past.
+  - Copies are conditional on the listed ETag at both ends, the source read (C(x-amz-copy-source-if-match), each part
+    of a multipart copy too) and the write (C(If-Match) on C(CopyObject) and C(CompleteMultipartUpload)). An object a
+    writer changes during the run is never overwritten with stale bytes, nor buried under them as a noncurrent
+    version. It is looked at again and, if it is still under a source key, copied again (up to three times); the
+    version first listed counts as C(changed_during_run) where it stays behind.
+  - In a bucket whose versioning is Suspended, a copy is written as the C(null) version and replaces the one there.
+    A current version with a version id of its own is therefore copied only when the key has no C(null) version
+    holding data (one C(HeadObject) of C(versionId=null) tells), and otherwise blocks as C(suspended_null_version).
   - A copy cannot re-key a noncurrent version in place. In a versioning-enabled bucket, the version a copy supersedes
     stays under the old key. Such versions are reported as blocking the old key's retirement, and are never deleted.
   - With O(method=auto), the module uses C(update) where the endpoint supports it and C(copy) otherwise, and returns
@@ -78,11 +86,23 @@ options:
   update_bucket_default:
     description:
       - Set the bucket's default encryption to the destination key (done first, so that objects written during the
-        run are already under it). Its Bucket Key setting is kept unless O(bucket_key_enabled) is given. A DSSE-KMS
-        default stays DSSE-KMS.
+        run are already under it), when it is in the scope of O(bucket_default_scope). Its Bucket Key setting is kept
+        unless O(bucket_key_enabled) is given. A DSSE-KMS default stays DSSE-KMS.
       - When false and the default still names a source key, it counts as one in RV(blocking).
     type: bool
     default: true
+  bucket_default_scope:
+    description:
+      - Which bucket default encryption O(update_bucket_default=true) points at the destination key.
+      - V(source_keys) moves it only when it names a source key (one of O(source_key_ids), or any KMS key but the
+        destination when O(source_key_ids) is empty). A default that is SSE-S3, not configured, or under another key
+        is left as it is, and RV(bucket_default.reason) says why. Pointing it at the destination would make every
+        writer without C(kms:GenerateDataKey) on that key fail.
+      - V(any) moves it whatever it is, as this module did before this option existed.
+      - No effect with O(update_bucket_default=false).
+    type: str
+    choices: [source_keys, any]
+    default: source_keys
   bucket_key_enabled:
     description:
       - Whether re-keyed objects and the bucket default use an S3 Bucket Key.
@@ -116,18 +136,28 @@ notes:
   - "Permissions: C(s3:ListBucketVersions) (or C(s3:ListBucket)), C(s3:GetObject), C(s3:GetObjectVersion),
     C(s3:GetEncryptionConfiguration), C(s3:PutEncryptionConfiguration), C(s3:GetBucketVersioning), C(kms:DescribeKey);
     for V(update) C(s3:UpdateObjectEncryption); for V(copy) C(s3:PutObject), C(s3:GetObjectTagging),
-    C(s3:PutObjectTagging), C(s3:GetObjectAcl), C(s3:PutObjectAcl), C(s3:GetBucketOwnershipControls); and
-    C(kms:Decrypt) on the source keys and C(kms:GenerateDataKey)/C(kms:Encrypt)/C(kms:ReEncrypt*) on the destination
-    for S3 to use them. The module itself never calls KMS Decrypt or GenerateDataKey."
-  - "Requests per object version: V(update) one C(HeadObject) and one C(UpdateObjectEncryption); V(copy) one
-    C(HeadObject) and one C(CopyObject), plus C(GetObjectAcl) when the bucket has ACLs enabled and C(PutObjectAcl)
-    for an object with grants beyond its owner. A version already under the key costs one C(HeadObject)."
+    C(s3:PutObjectTagging), C(s3:GetObjectAcl), C(s3:PutObjectAcl), C(s3:PutObjectVersionAcl) (grants go back on
+    the copy's own version), C(s3:GetBucketOwnershipControls); in a bucket with
+    Object Lock, C(s3:GetObjectRetention) and C(s3:GetObjectLegalHold) (without them C(HeadObject) hides the locks,
+    and a copy could not carry them); and C(kms:Decrypt) on the source keys and
+    C(kms:GenerateDataKey)/C(kms:Encrypt)/C(kms:ReEncrypt*) on the destination for S3 to use them. The module itself
+    never calls KMS Decrypt or GenerateDataKey."
+  - "Requests per object version to move: V(update) one C(HeadObject) and one C(UpdateObjectEncryption); V(copy)
+    one C(HeadObject) and one C(CopyObject), plus one C(GetObjectAcl) when the bucket has ACLs enabled and one
+    C(PutObjectAcl) for an object with grants beyond its owner (so 2, 3 or 4), plus one C(HeadObject) of the
+    C(null) version in a bucket whose versioning is Suspended. A multipart copy replaces the C(CopyObject) with
+    C(CreateMultipartUpload), one C(UploadPartCopy) per part and C(CompleteMultipartUpload) (and
+    C(GetObjectTagging) for a tagged object). A version already under the key costs one C(HeadObject); an SSE-C
+    version one C(HeadObject) and a one-byte C(GetObject)."
   - "Reasons reported: C(sse_c) (customer-provided keys: S3 cannot re-key them), C(dsse_kms) (dual-layer; neither
     method converts it), C(archived) (GLACIER/DEEP_ARCHIVE or Intelligent-Tiering archive tiers on the copy path;
-    restore first), C(locked) (retention or legal hold on the update path), C(noncurrent_copy) (a noncurrent version
-    the copy method cannot re-key), C(superseded_by_copy) (the old version a copy left behind), C(access_denied),
+    restore first), C(locked) (retention, legal hold or event hold on the update path), C(noncurrent_copy) (a
+    noncurrent version the copy method cannot re-key), C(superseded_by_copy) (the old version a copy left behind),
+    C(suspended_null_version) (a copy would replace an older C(null) version in a Suspended bucket),
+    C(conditional_write_unsupported) (the endpoint refused the copy's C(If-Match)), C(access_denied),
+    C(head_unreadable) (C(HeadObject) answered a bare 400 that a one-byte C(GetObject) did not confirm as SSE-C),
     C(changed_during_run), C(deleted_during_run), C(other_key), C(sse_s3), C(unencrypted), C(bucket_default)."
-  - C(access_denied) on C(HeadObject) counts as blocking, since the version's key is unknown.
+  - C(access_denied) and C(head_unreadable) on C(HeadObject) count as blocking, since the version's key is unknown.
   - In check mode nothing is written. The only request that is not a read is the O(method=auto)/O(method=update)
     probe, which names a key that cannot exist. On AWS it changes nothing; on an endpoint that treats it as a PUT,
     the object it creates is deleted at once. The counts then say what would happen, and RV(blocking) what would be
@@ -253,6 +283,14 @@ bucket_default:
     after:
       description: The same fields after the task.
       type: dict
+    in_scope:
+      description: Whether the default named a source key (see O(bucket_default_scope)).
+      type: bool
+    reason:
+      description: Why the default was left as it is, or null when it was moved or already named the destination key.
+      type: str
+      sample: "the bucket default encryption is AES256, under no KMS key: left as it is (bucket_default_scope: any
+        moves it)"
 counts:
   description: Object versions per outcome. C(failed) is here only, since Ansible reserves a top-level C(failed).
   returned: always
@@ -318,7 +356,7 @@ dependents:
       stands for C(count) object versions, never one entry per version).
     - C(blocking) and C(unknown) entries are what RV(counts.blocking) counts; their counts add up to it. C(unknown)
       holds versions whose encryption could not be read or whose request failed for an unknown cause
-      (C(access_denied), C(head_failed), C(internal_error)), so their key is not known.
+      (C(access_denied), C(head_failed), C(head_unreadable), C(internal_error)), so their key is not known.
     - In check mode, C(to_move) entries hold the versions a run would re-key, and the bucket default encryption a
       run would point at the destination key.
   returned: always
@@ -365,7 +403,7 @@ bytes_copied:
   returned: always
   type: int
 requests:
-  description: API calls made per operation, retries included.
+  description: HTTP requests sent per operation, every attempt including retries.
   returned: always
   type: dict
   sample: {"ListObjectVersions": 2, "HeadObject": 1200, "UpdateObjectEncryption": 1181, "DescribeKey": 2}
@@ -435,6 +473,7 @@ def main():
         versions=dict(type="str", choices=["all", "current"], default="all"),
         method=dict(type="str", choices=["auto", "update", "copy"], default="auto"),
         update_bucket_default=dict(type="bool", default=True),
+        bucket_default_scope=dict(type="str", choices=["source_keys", "any"], default="source_keys"),
         bucket_key_enabled=dict(type="bool"),
         concurrency=dict(type="int", default=32),
         multipart_threshold=dict(type="int", default=5 * 1024 ** 3),

@@ -8,12 +8,16 @@ freshly seeded bucket (N objects, SSE-KMS under the old key, STANDARD_IA,
 ACLs disabled by BucketOwnerEnforced, AWS's default for new buckets):
 - module update / copy: one ansible-playbook task (wall time, start-up included;
   the task's own duration is shown too);
+- module copy with ACLs enabled (ObjectWriter ownership, one object in ten
+  with a public-read grant): the copy path's ACL requests, GetObjectAcl per
+  object and PutObjectAcl per object with grants;
 - aws s3 cp --recursive s3://b/ s3://b/ --sse aws:kms --sse-kms-key-id NEW;
 - s5cmd cp --sse aws:kms --sse-kms-key-id NEW 's3://b/*' s3://b/;
 - ceilings: a bare boto3 pool of the same size issuing the module's request
-  mix (HeadObject + UpdateObjectEncryption, HeadObject + conditional CopyObject)
-  with nothing else around it.
-Requests per object come from the endpoint's request counter, peak RSS from
+  mix (HeadObject + UpdateObjectEncryption, HeadObject + CopyObject conditional
+  at both ends) with nothing else around it.
+Requests per object (in total, and per operation for the module's runs) come
+from the endpoint's request counter, peak RSS from
 the contender's process tree. Then the module engine's peak RSS (its own
 process) is measured with 10k and 100k listed objects (check mode: one
 HeadObject per object) to show memory stays flat. Those runs list with
@@ -38,6 +42,8 @@ from _common import REPO, LocalEndpoint, Stopwatch, cli_env, playbook_runner, pr
 
 BUCKET = "bench-bucket"
 CLASS = "STANDARD_IA"
+# In the ACL-enabled copy run, every this many objects has a grant beyond its owner's.
+PUBLIC_READ_EVERY = 10
 # Runs `argv` and prints the peak RSS (MiB) of its process tree: the measurer for every contender.
 _RSS_WRAPPER = ("import resource, subprocess, sys\n"
                 "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode\n"
@@ -77,18 +83,23 @@ def _measured(command, env):
     return watch.seconds, float(done.stdout.strip().splitlines()[-1])
 
 
-def _fresh_bucket(endpoint, objects, latency_ms):
-    """Reset the endpoint, seed the bucket in-process; returns (source, destination) key ARNs."""
+def _fresh_bucket(endpoint, objects, latency_ms, acls=False):
+    """Reset the endpoint, seed the bucket in-process; returns (source, destination) key ARNs.
+
+    acls: ACLs enabled, one object in PUBLIC_READ_EVERY with a public-read grant; else ACLs disabled.
+    """
     endpoint.reset()
     kms = endpoint.client("kms")
     source = kms.create_key(Description="bench source")["KeyMetadata"]["Arn"]
     destination = kms.create_key(Description="bench destination")["KeyMetadata"]["Arn"]
     s3 = endpoint.client("s3")
     s3.create_bucket(Bucket=BUCKET)
-    # ACLs disabled, the default for new buckets since 2023: no grants to carry over.
-    s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    # ACLs disabled (BucketOwnerEnforced) is the default for new buckets since 2023: no grants to carry over.
+    ownership = "ObjectWriter" if acls else "BucketOwnerEnforced"
+    s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": ownership}]})
     endpoint.control("s3_seed", {"bucket": BUCKET, "count": objects, "prefix": "data/obj-", "size": 64,
-                                 "kms_key_id": source, "storage_class": CLASS})
+                                 "kms_key_id": source, "storage_class": CLASS,
+                                 "public_read_every": PUBLIC_READ_EVERY if acls else None})
     if latency_ms:
         endpoint.set_faults([{"kind": "latency", "ms": latency_ms}])
     endpoint.clear_stats()
@@ -96,7 +107,12 @@ def _fresh_bucket(endpoint, objects, latency_ms):
 
 
 def _s3_requests(endpoint):
-    return sum(count for name, count in endpoint.stats().items() if name.startswith("s3:"))
+    return sum(_s3_operations(endpoint).values())
+
+
+def _s3_operations(endpoint):
+    """S3 requests the endpoint received, per operation."""
+    return dict((name[len("s3:"):], count) for name, count in endpoint.stats().items() if name.startswith("s3:"))
 
 
 def _module(endpoint, workdir, method, destination, concurrency):
@@ -132,8 +148,9 @@ def _ceiling(endpoint, destination, concurrency, method):
                                         ObjectEncryption={"SSEKMS": {"KMSKeyArn": destination}})
         else:
             s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": key},
-                           CopySourceIfMatch=head["ETag"], StorageClass=head.get("StorageClass", "STANDARD"),
-                           ServerSideEncryption="aws:kms", SSEKMSKeyId=destination, MetadataDirective="COPY")
+                           CopySourceIfMatch=head["ETag"], IfMatch=head["ETag"],
+                           StorageClass=head.get("StorageClass", "STANDARD"), ServerSideEncryption="aws:kms",
+                           SSEKMSKeyId=destination, MetadataDirective="COPY")
 
     with ThreadPoolExecutor(concurrency) as pool, Stopwatch() as watch:
         list(pool.map(rekey, keys))
@@ -155,17 +172,28 @@ def _class_after(endpoint):
     return endpoint.client("s3").head_object(Bucket=BUCKET, Key=_first_key(endpoint)).get("StorageClass", "STANDARD")
 
 
+def _module_row(endpoint, workdir, objects, latency_ms, concurrency, method, acls, per_operation):
+    """Run the module on a fresh bucket: its table row and (wall, task) seconds; its requests go to per_operation."""
+    _source, destination = _fresh_bucket(endpoint, objects, latency_ms, acls=acls)
+    seconds, rss, task = _module(endpoint, workdir, method, destination, concurrency)
+    assert task["rekeyed"] == objects, task.get("msg", task.get("counts"))
+    name = "module, method {0}{1}".format(method, ", ACLs enabled" if acls else "")
+    operations = _s3_operations(endpoint)
+    per_operation.append(dict({"contender": name}, **dict(
+        (operation, "{0:.2f}".format(count / float(objects))) for operation, count in operations.items())))
+    row = _row(name, seconds, objects, sum(operations.values()), rss,
+               "task {0:.1f}s; class {1}".format(task["duration_seconds"], _class_after(endpoint)))
+    return row, (seconds, task["duration_seconds"])
+
+
 def run_latency(endpoint, workdir, objects, latency_ms, concurrency):
     rows = []
     figures = {}
+    per_operation = []
     for method in ("update", "copy"):
-        _source, destination = _fresh_bucket(endpoint, objects, latency_ms)
-        seconds, rss, task = _module(endpoint, workdir, method, destination, concurrency)
-        assert task["rekeyed"] == objects, task.get("msg", task.get("counts"))
-        requests = _s3_requests(endpoint)
-        figures["module_" + method] = (seconds, task["duration_seconds"])
-        rows.append(_row("module, method {0}".format(method), seconds, objects, requests, rss,
-                         "task {0:.1f}s; class {1}".format(task["duration_seconds"], _class_after(endpoint))))
+        row, figures["module_" + method] = _module_row(endpoint, workdir, objects, latency_ms, concurrency, method,
+                                                       False, per_operation)
+        rows.append(row)
 
         _source, destination = _fresh_bucket(endpoint, objects, latency_ms)
         ceiling_seconds, ceiling_rss = _ceiling(endpoint, destination, concurrency, method)
@@ -191,8 +219,14 @@ def run_latency(endpoint, workdir, objects, latency_ms, concurrency):
     except SystemExit as exc:
         rows.append({"contender": "s5cmd cp", "note": "failed: {0}".format(str(exc).splitlines()[-1][:80])})
 
+    row, _seconds = _module_row(endpoint, workdir, objects, latency_ms, concurrency, "copy", True, per_operation)
+    rows.append(row)
+
     print_table("Re-key {0} objects, concurrency {1}, added latency {2} ms".format(objects, concurrency, latency_ms),
                 rows, ["contender", "seconds", "objects/s", "req/object", "peak RSS MiB", "note"])
+    operations = sorted(set(name for entry in per_operation for name in entry) - {"contender"})
+    print_table("The module's S3 requests per object, by operation (ACLs enabled: 1 object in {0} with a grant)".format(
+        PUBLIC_READ_EVERY), per_operation, ["contender"] + operations)
     for method in ("update", "copy"):
         wall, task = figures["module_" + method]
         ceiling = figures["ceiling_" + method]

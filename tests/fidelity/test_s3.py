@@ -268,3 +268,88 @@ def test_copy_of_an_object_under_object_lock_needs_no_body_checksum(aws, key_pai
                                                             VersionId=version["VersionId"])["SSEKMSKeyId"]
                        for version in s3.list_object_versions(Bucket="locked-bucket")["Versions"]}
     assert sorted(keys_by_version.values()) == sorted([key_pair[0]["Arn"], key_pair[1]["Arn"]])
+
+
+def test_update_object_encryption_as_localstack_answers_501_internal_failure(aws, s3, key_pair):
+    source, destination = key_pair
+    _put_kms(s3, source["KeyId"])
+    aws.set_fidelity(s3_update_object_encryption=False, s3_update_object_encryption_localstack=True)
+    with pytest.raises(ClientError) as excinfo:
+        _update(s3, destination["Arn"])
+    assert (_code(excinfo), excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]) == ("InternalFailure", 501)
+    assert "not yet been emulated" in str(excinfo.value)
+    assert s3.head_object(Bucket=BUCKET, Key="doc")["SSEKMSKeyId"] == source["Arn"]
+
+
+@pytest.fixture
+def locked_bucket(aws):
+    client = aws.client("s3")
+    client.create_bucket(Bucket="locked-bucket", ObjectLockEnabledForBucket=True)
+    return client
+
+
+def _in_days(days):
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+
+
+@pytest.mark.parametrize("operation", ["put_object", "copy_object", "create_multipart_upload"])
+def test_writes_naming_a_past_retain_until_date_fail(locked_bucket, operation):
+    locked_bucket.put_object(Bucket="locked-bucket", Key="src", Body=b"x")
+    arguments = {"Bucket": "locked-bucket", "Key": "dst", "ObjectLockMode": "GOVERNANCE",
+                 "ObjectLockRetainUntilDate": _in_days(-1)}
+    if operation == "put_object":
+        arguments.update(Body=b"x", ChecksumAlgorithm="SHA256")
+    if operation == "copy_object":
+        arguments["CopySource"] = {"Bucket": "locked-bucket", "Key": "src"}
+    with pytest.raises(ClientError) as excinfo:
+        getattr(locked_bucket, operation)(**arguments)
+    assert _code(excinfo) == "InvalidArgument" and "must be in the future" in str(excinfo.value)
+    with pytest.raises(ClientError):
+        locked_bucket.head_object(Bucket="locked-bucket", Key="dst")
+
+
+def test_expire_retention_route_moves_the_date_into_the_past(aws, locked_bucket):
+    version = locked_bucket.put_object(Bucket="locked-bucket", Key="held", Body=b"x", ChecksumAlgorithm="SHA256",
+                                       ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=_in_days(1))["VersionId"]
+    aws.control("s3_expire_retention", {"bucket": "locked-bucket", "key": "held", "version_id": version})
+    head = locked_bucket.head_object(Bucket="locked-bucket", Key="held", VersionId=version)
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert head["ObjectLockRetainUntilDate"] < datetime.datetime.now(datetime.timezone.utc)
+
+
+ALL_USERS_READ = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                  "Permission": "READ"}
+OTHER_USER_READ = {"Grantee": {"Type": "CanonicalUser", "ID": "b" * 64}, "Permission": "READ"}
+
+
+def test_put_object_acl_applies_the_grants_of_its_body(s3):
+    s3.put_object(Bucket=BUCKET, Key="old", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="doc", Body=b"x")
+    acl = s3.get_object_acl(Bucket=BUCKET, Key="doc")
+    owner_grant = {"Grantee": {"Type": "CanonicalUser", "ID": acl["Owner"]["ID"]}, "Permission": "FULL_CONTROL"}
+    s3.put_object_acl(Bucket=BUCKET, Key="doc", AccessControlPolicy={
+        "Owner": acl["Owner"], "Grants": [owner_grant, ALL_USERS_READ, OTHER_USER_READ]})
+    assert [(grant["Grantee"].get("URI") or grant["Grantee"]["ID"], grant["Permission"])
+            for grant in s3.get_object_acl(Bucket=BUCKET, Key="doc")["Grants"]] == [
+        (acl["Owner"]["ID"], "FULL_CONTROL"), (ALL_USERS_READ["Grantee"]["URI"], "READ"), ("b" * 64, "READ")]
+    # A canned ACL header still works, and wins.
+    s3.put_object_acl(Bucket=BUCKET, Key="doc", ACL="private")
+    assert len(s3.get_object_acl(Bucket=BUCKET, Key="doc")["Grants"]) == 1
+
+
+def test_put_object_acl_body_applies_to_the_version_named(s3):
+    first = s3.put_object(Bucket=BUCKET, Key="doc", Body=b"1")["VersionId"]
+    s3.put_object(Bucket=BUCKET, Key="doc", Body=b"2")
+    owner = s3.get_object_acl(Bucket=BUCKET, Key="doc")["Owner"]
+    s3.put_object_acl(Bucket=BUCKET, Key="doc", VersionId=first, AccessControlPolicy={
+        "Owner": owner, "Grants": [ALL_USERS_READ]})
+    assert s3.get_object_acl(Bucket=BUCKET, Key="doc", VersionId=first)["Grants"][0]["Permission"] == "READ"
+    assert s3.get_object_acl(Bucket=BUCKET, Key="doc")["Grants"][0]["Permission"] == "FULL_CONTROL"
+
+
+def test_seed_route_gives_every_nth_object_a_public_read_acl(aws, s3):
+    aws.control("s3_seed", {"bucket": BUCKET, "count": 4, "prefix": "p", "public_read_every": 2})
+    public = [key for key in ("p0", "p1", "p2", "p3")
+              if any(grant["Grantee"].get("URI") == ALL_USERS_READ["Grantee"]["URI"]
+                     for grant in s3.get_object_acl(Bucket=BUCKET, Key=key)["Grants"])]
+    assert public == ["p0", "p2"]

@@ -32,6 +32,12 @@ def _bucket(s3, versioned=True, ownership=None):
         s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": ownership}]})
 
 
+def _bucket_default(s3, key_id):
+    """A default under key_id: one the module moves, since it names a source key."""
+    s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}]})
+
+
 def _put(s3, key, body, key_id=None, **extra):
     if key_id:
         extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id)
@@ -57,6 +63,7 @@ def _task(keys, **options):
 @pytest.mark.parametrize("method", ["update", "copy"])
 def test_versioned_bucket_moves_and_rerun_changes_nothing(playbook, s3, keys, method):
     _bucket(s3)
+    _bucket_default(s3, keys["source"]["Arn"])
     for index in range(3):
         for generation in range(3):
             _put(s3, "doc-{0}".format(index), "v{0}".format(generation).encode(), keys["source"]["KeyId"])
@@ -100,13 +107,17 @@ def _sha256(s3, key, version_id=None):
     return hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=key, **extra)["Body"].read()).hexdigest()
 
 
+def _grant_text(grant):
+    return json.dumps(grant, sort_keys=True)
+
+
 def _preserved_fields(s3, key):
     head = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
     names = ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition", "CacheControl", "Expires",
              "WebsiteRedirectLocation", "Metadata", "StorageClass", "ChecksumSHA256", "ContentLength")
     fields = {name: head.get(name) for name in names}
     fields["tags"] = s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
-    fields["grants"] = sorted(json.dumps(grant, sort_keys=True) for grant in s3.get_object_acl(Bucket=BUCKET, Key=key)["Grants"])
+    fields["grants"] = sorted(_grant_text(grant) for grant in s3.get_object_acl(Bucket=BUCKET, Key=key)["Grants"])
     fields["sha256"] = _sha256(s3, key)
     return fields
 
@@ -120,11 +131,17 @@ def test_copy_preserves_metadata_tags_grants_class_and_bytes_multipart_too(playb
     _put(s3, "small.pdf", b"%PDF small", keys["source"]["KeyId"], **described)
     _put(s3, "large.bin", bytes(range(256)) * (11 * 4096), keys["source"]["KeyId"], **described)  # 11 MiB
     owner = s3.get_object_acl(Bucket=BUCKET, Key="small.pdf")["Owner"]
-    reader = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}
+    public_read = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                   "Permission": "READ"}
+    other_user_read = {"Grantee": {"Type": "CanonicalUser", "ID": "c" * 64}, "Permission": "READ"}
     for key in ("small.pdf", "large.bin"):
         s3.put_object_acl(Bucket=BUCKET, Key=key, AccessControlPolicy={"Owner": owner, "Grants": [
-            {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"}, reader]})
+            {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"}, public_read,
+            other_user_read]})
     before = {key: _preserved_fields(s3, key) for key in ("small.pdf", "large.bin")}
+    # The grants landed (a copy resets an object's ACL to private, so the module must put them back).
+    assert all(_grant_text(public_read) in fields["grants"] and _grant_text(other_user_read) in fields["grants"]
+               for fields in before.values())
 
     run = playbook.run(tasks=_task(keys, method="copy", multipart_threshold=5 * 1024 * 1024,
                                    multipart_chunksize=5 * 1024 * 1024))
@@ -132,6 +149,7 @@ def test_copy_preserves_metadata_tags_grants_class_and_bytes_multipart_too(playb
     result = run.result("recopy")
     assert result["rekeyed"] == 2 and result["blocking"] == 0
     assert result["requests"]["UploadPartCopy"] == 3 and result["requests"]["CopyObject"] == 1
+    assert result["requests"]["GetObjectAcl"] == result["requests"]["PutObjectAcl"] == 2
     assert result["bytes_copied"] == 11 * 1024 * 1024 + len(b"%PDF small")
     for key, fields in before.items():
         after = _preserved_fields(s3, key)
@@ -195,6 +213,7 @@ def test_copy_of_a_legal_held_object_keeps_the_hold_and_blocks_on_the_old_versio
 
 def test_object_changed_during_copy_is_never_overwritten(playbook, aws, s3, keys):
     _bucket(s3)
+    _bucket_default(s3, keys["source"]["Arn"])
     first = _put(s3, "hot", b"stale", keys["source"]["KeyId"])
     aws.control("s3_writer", {"bucket": BUCKET, "key": "hot", "body": "fresh", "action": "CopyObject"})
 
@@ -243,6 +262,7 @@ def test_update_refuses_an_endpoint_without_the_api(playbook, aws, s3, keys):
 
 def test_check_mode_plans_and_changes_nothing(playbook, aws, s3, keys):
     _bucket(s3)
+    _bucket_default(s3, keys["source"]["Arn"])
     for generation in range(2):
         _put(s3, "doc", "v{0}".format(generation).encode(), keys["source"]["KeyId"])
     before = _versions(s3)
@@ -254,7 +274,7 @@ def test_check_mode_plans_and_changes_nothing(playbook, aws, s3, keys):
     assert result["changed"] and result["check_mode"] and result["method_used"] == "update"
     assert result["rekeyed"] == 2 and result["blocking"] == 0 and result["bucket_default"]["changed"]
     assert result["diff"]["after"]["bucket_default_encryption"]["kms_key_id"] == keys["destination"]["Arn"]
-    assert result["diff"]["before"]["bucket_default_encryption"] is None
+    assert result["diff"]["before"]["bucket_default_encryption"]["kms_key_id"] == keys["source"]["Arn"]
     assert _versions(s3) == before
     assert not any(action in aws.stats() for action in ("s3:CopyObject", "s3:PutBucketEncryption", "s3:PutObject"))
 

@@ -29,19 +29,22 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors impor
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, RotationError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_code, error_message, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, resolve_rekey_keys
-from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import desired_bucket_default
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import SOURCE_KEYS, plan_bucket_default
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import read_bucket_default
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import write_bucket_default
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.listing import ListedVersion, list_versions
-from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import MIN_PART_SIZE, UPDATE
-from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import select_backend
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.object_encryption import confirms_sse_c
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.object_encryption import is_bare_bad_request
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import MIN_PART_SIZE, NULL_VERSION, UPDATE
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import ConditionalWriteUnsupported
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import ObjectChanged, select_backend
 
 # A copy that finds the object changed re-checks it and tries again this often.
 CHANGED_RETRIES = 3
 ACTIONS = ("rekeyed", "already_current", "skipped", "failed")
 # Blocking reasons that mean the version's encryption could not be read, or its request failed for a cause
 # nobody knows: its key is not known, so it is an `unknown` dependent rather than a `blocking` one.
-UNKNOWN_REASONS = frozenset(["access_denied", "head_failed", "internal_error"])
+UNKNOWN_REASONS = frozenset(["access_denied", "head_failed", "head_unreadable", "internal_error"])
 # Example versions kept per dependents entry.
 EXAMPLES = 5
 # What a user can do about each reason, for the dependents' `reason`. {versions} is "N object version(s)".
@@ -51,13 +54,22 @@ _REASON_TEXTS = {
                                  "without check mode",
     (BLOCKING, "bucket_default"): "the bucket's default encryption names this key, so new objects are written under "
                                   "it: run with update_bucket_default: true or point the default at another key",
-    (BLOCKING, "locked"): "{versions} under Object Lock (retention or legal hold) cannot be re-keyed until the lock ends",
+    (BLOCKING, "locked"): "{versions} under Object Lock (retention, legal hold or event hold) cannot be re-keyed until "
+                          "the lock ends",
     (BLOCKING, "dsse_kms"): "{versions} under dual-layer encryption (DSSE-KMS) cannot be re-keyed by S3: copy them under "
                             "the new key with DSSE-KMS yourself",
     (BLOCKING, "noncurrent_copy"): "{versions} cannot be re-keyed by the copy method, since they are noncurrent: use "
                                    "method update where the endpoint supports it, or delete them once no longer needed",
     (BLOCKING, "superseded_by_copy"): "{versions} replaced by a copy under the new key still hold data under the old "
                                       "key: delete them (or let a lifecycle rule expire them) once no longer needed",
+    (BLOCKING, "suspended_null_version"): "{versions} not copied: versioning is Suspended, so the copy would be "
+                                          "written as the `null` version and replace the older `null` version "
+                                          "the key has (or may have), losing its data: enable versioning on the "
+                                          "bucket or use method update, then run the task again",
+    (BLOCKING, "conditional_write_unsupported"): "{versions} not copied: the endpoint refused the conditional write "
+                                                 "(If-Match) that keeps a copy from overwriting a concurrent "
+                                                 "writer's object: use method update, or an endpoint with "
+                                                 "conditional writes",
     (BLOCKING, "changed_during_run"): "{versions} changed during the run, and the version first listed may still be "
                                       "under the old key: run the task again",
     (BLOCKING, "archived"): "{versions} in an archive storage class or tier cannot be copied: restore them first, or "
@@ -69,6 +81,9 @@ _REASON_TEXTS = {
                                 "permissions listed in the module's notes and run the task again",
     (UNKNOWN, "head_failed"): "{versions} could not be read (HeadObject failed), so their key is not known: run the "
                               "task again",
+    (UNKNOWN, "head_unreadable"): "{versions} could not be read: HeadObject answered a bare 400 that a one-byte "
+                                  "GetObject did not confirm as SSE-C, so their key is not known: check them and "
+                                  "the permissions, then run the task again",
     (UNKNOWN, "internal_error"): "{versions} met an internal error of the module, so their key is not known: see "
                                  "report_file and run the task again",
 }
@@ -86,6 +101,7 @@ class RecopySpec(Spec):
         "versions": "all",
         "method": "auto",
         "update_bucket_default": True,
+        "bucket_default_scope": SOURCE_KEYS,
         "bucket_key_enabled": None,
         "concurrency": 32,
         "multipart_threshold": 5 * 1024 ** 3,
@@ -150,12 +166,20 @@ class BucketRecopy(Engine):
         except RotationError:
             return key_ref
 
+    @staticmethod
+    def _version_asked(item, current=False):
+        """The VersionId a read of this version names, or None for the current object."""
+        # The current "null" version (unversioned bucket) is simply the object.
+        if item.version_id is None or current or (item.is_latest and item.version_id == NULL_VERSION):
+            return None
+        return item.version_id
+
     def _head(self, item, current=False):
         # No ChecksumMode: it needs kms:Decrypt, and HEAD must work under a disabled key.
         request = {"Bucket": self._spec.bucket, "Key": item.key}
-        # The current "null" version (unversioned bucket) is simply the object.
-        if item.version_id is not None and not current and not (item.is_latest and item.version_id == "null"):
-            request["VersionId"] = item.version_id
+        version_id = self._version_asked(item, current)
+        if version_id is not None:
+            request["VersionId"] = version_id
         return self._s3.head_object(aws_retry=True, **request)
 
     def _outcome(self, item, action, reason=None, key_arn=None, blocking=False, **extra):
@@ -185,22 +209,11 @@ class BucketRecopy(Engine):
             return self._outcome(item, "skipped", "sse_s3"), None
         return self._outcome(item, "skipped", "unencrypted"), None
 
-    @staticmethod
-    def _locked(head):
-        if head.get("ObjectLockLegalHoldStatus") == "ON":
-            return True
-        until = head.get("ObjectLockRetainUntilDate")
-        if head.get("ObjectLockMode") and until is not None:
-            return until.timestamp() > time.time()
-        return False
-
     def _obstacle(self, item, head):
         """Why this version cannot be moved by the chosen backend, or None."""
         if not item.is_latest and not self._backend.rekeys_noncurrent:
             return "noncurrent_copy"
-        if self._backend.rekeys_noncurrent and self._locked(head):
-            return "locked"
-        return self._backend.unsupported_reason(head)
+        return self._backend.unsupported_reason(item, head)
 
     def _left_behind(self, item, key_arn, reason):
         """[reason] when the listed version stays in the bucket, in scope, under a source key; else []."""
@@ -223,7 +236,7 @@ class BucketRecopy(Engine):
         try:
             head = self._head(item)
         except (BotoCoreError, ClientError) as exc:
-            return self._head_failure(item, exc), []
+            return self._head_failure(item, exc, self._version_asked(item)), []
         outcome = self._settle(item, head)
         changed_from = outcome.pop("changed_from", None)
         # What a copy superseded is the outcome's own version, under the outcome's key.
@@ -253,7 +266,7 @@ class BucketRecopy(Engine):
             try:
                 head = self._head(item, current=True)
             except (BotoCoreError, ClientError) as exc:
-                return dict(self._head_failure(item, exc), changed_from=changed_from)
+                return dict(self._head_failure(item, exc, None), changed_from=changed_from)
             item = ListedVersion(item.key, head.get("VersionId", item.version_id), True, head["ETag"],
                                  item.checksum_algorithm)
         return self._outcome(item, "failed", "changed_during_run", key_arn, blocking=bool(key_arn),
@@ -268,10 +281,13 @@ class BucketRecopy(Engine):
             return self._rekeyed(item, key_arn, 0, planned=True)
         try:
             copied = self._backend.rekey(item, head, self._scope.destination.arn, self._object_bucket_key(head))
+        except ObjectChanged:
+            # A writer replaced (or deleted) the object since it was listed; the copy wrote nothing.
+            return None
+        except ConditionalWriteUnsupported as exc:
+            return self._outcome(item, "failed", "conditional_write_unsupported", key_arn, blocking=bool(key_arn),
+                                 error=str(exc))
         except (BotoCoreError, ClientError) as exc:
-            # The copy's ETag condition failed: a writer replaced the object since it was listed.
-            if is_error(exc, codes=("PreconditionFailed", "412")):
-                return None
             return self._rekey_failure(item, key_arn, exc)
         return self._rekeyed(item, key_arn, copied)
 
@@ -280,12 +296,16 @@ class BucketRecopy(Engine):
             return self._spec.bucket_key_enabled
         return bool(head.get("BucketKeyEnabled", False))
 
-    def _head_failure(self, item, exc):
+    def _head_failure(self, item, exc, version_id):
+        """The outcome of a version HeadObject refused; version_id: the one the HEAD named (None: the current)."""
         if is_error(exc, NOT_FOUND):
             return self._outcome(item, "skipped", "deleted_during_run")
-        if is_error(exc, codes=("400", "InvalidRequest")):
-            # S3 refuses HeadObject without the customer key of an SSE-C object.
-            return self._outcome(item, "skipped", "sse_c")
+        if is_bare_bad_request(exc):
+            # S3 refuses HeadObject without the customer key of an SSE-C object, but a bare 400 may mean anything
+            # else too: only GetObject's words make it SSE-C; otherwise nobody knows the version's key.
+            if confirms_sse_c(self._s3, self._spec.bucket, item.key, version_id):
+                return self._outcome(item, "skipped", "sse_c")
+            return self._outcome(item, "skipped", "head_unreadable", blocking=True, error=error_message(exc))
         if is_error(exc, ACCESS_DENIED):
             # Unknown encryption: counted as blocking, so retirement waits for a look.
             return self._outcome(item, "skipped", "access_denied", blocking=True, error=error_message(exc))
@@ -309,18 +329,11 @@ class BucketRecopy(Engine):
     def _bucket_default_step(self):
         spec = self._spec
         before = read_bucket_default(self._s3, spec.bucket)
-        after = desired_bucket_default(before, self._scope.destination.arn, spec.bucket_key_enabled)
-        current = dict(before) if before else None
-        if current and current["kms_key_id"]:
-            current["kms_key_id"] = self._key_arn(current["kms_key_id"])
-        change = spec.update_bucket_default and current != after
-        if change and not self._check_mode:
-            write_bucket_default(self._s3, spec.bucket, after)
-        final = after if spec.update_bucket_default else before
-        final_key = self._key_arn(final["kms_key_id"]) if final and final.get("kms_key_id") else None
-        blocking = bool(final_key) and self._scope.moves(final_key) and final["sse_algorithm"] in ("aws:kms", "aws:kms:dsse")
-        return {"changed": bool(change), "before": before, "after": final, "blocking": blocking,
-                "key_arn": current["kms_key_id"] if current else None}
+        plan = plan_bucket_default(before, self._scope, self._key_arn, spec.update_bucket_default,
+                                   spec.bucket_default_scope, spec.bucket_key_enabled)
+        if plan["changed"] and not self._check_mode:
+            write_bucket_default(self._s3, spec.bucket, plan["after"])
+        return dict(plan, before=before)
 
     def run(self, spec, check_mode=False):
         started = time.monotonic()
@@ -340,7 +353,7 @@ class BucketRecopy(Engine):
                     settled = self._outcome(item, "failed", "internal_error", blocking=True, error=str(error)), []
                 tally.add(*settled)
                 report(settled[0])
-        # A default that names no KMS key (none, SSE-S3, aws/s3 implied) or already the destination holds no key.
+        # A default that names no KMS key (none, SSE-S3) or already the destination's holds no key to move off.
         if check_mode and bucket_default["changed"] and bucket_default["key_arn"] not in (None, self._scope.destination.arn):
             tally.hold(TO_MOVE, "bucket_default", bucket_default["key_arn"])
         if bucket_default["blocking"]:
@@ -367,8 +380,8 @@ class BucketRecopy(Engine):
             "kms_key_id": self._scope.destination.arn,
             "source_key_arns": sources,
             "source_kms_key_ids": list(sources),
-            "bucket_default": {"changed": bucket_default["changed"], "before": bucket_default["before"],
-                               "after": bucket_default["after"]},
+            "bucket_default": dict((name, bucket_default[name])
+                                   for name in ("changed", "before", "after", "in_scope", "reason")),
             "counts": summary,
             "reasons": {"skipped": dict(tally.skipped_reasons), "blocking": dict(tally.blocking_reasons),
                         "failed": dict(tally.failed_reasons)},

@@ -8,9 +8,13 @@
   place. No bytes move; ETag, dates, storage class, metadata, tags and
   checksums stay; noncurrent versions can be re-keyed too.
 - CopyBackend: an in-place CopyObject (or multipart UploadPartCopy above the
-  threshold) under the new key, conditional on the listed ETag, carrying over
-  everything S3 lets a copy carry. It writes a new current version; the old
-  version, in a versioned bucket, stays under the old key.
+  threshold) under the new key, carrying over everything S3 lets a copy
+  carry. It writes a new current version; the old version, in a versioned
+  bucket, stays under the old key. Both ends of a copy are conditional on
+  the listed ETag: the source read (x-amz-copy-source-if-match, each part
+  too) and the write (If-Match on CopyObject and CompleteMultipartUpload),
+  so a writer's object that lands while the copy runs is never overwritten
+  nor buried under stale bytes; the copy raises ObjectChanged instead.
 
 `select_backend` implements `method: auto`. Support for UpdateObjectEncryption
 is never learnt by sending it for a user's object: some S3-compatible stores
@@ -25,8 +29,11 @@ import uuid
 from urllib.parse import urlencode
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import bucket_resource
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, ClientError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_code, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, NOT_FOUND, UNSUPPORTED
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_code, error_message
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import http_status, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.object_lock import is_locked, lock_fields_for_copy
 
 UPDATE = "update"
 COPY = "copy"
@@ -37,12 +44,24 @@ MAX_SINGLE_COPY = 5 * 1024 ** 3
 MIN_PART_SIZE = 5 * 1024 ** 2
 MAX_PARTS = 10000
 ARCHIVED_CLASSES = frozenset(["GLACIER", "DEEP_ARCHIVE"])
-# HeadObject fields a copy must pass explicitly (MetadataDirective COPY keeps
-# user metadata and the Content-*/Cache-Control/Expires headers by itself).
-_LOCK_FIELDS = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
+# The version id S3 gives what is written while versioning is Suspended (and what was there before versioning).
+NULL_VERSION = "null"
+# S3's answers to a conditional copy whose object changed since it was listed: the ETag differs (412), a
+# conflicting write or delete landed meanwhile (409), or the object is gone.
+_CHANGED_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "NoSuchKey")
+# HeadObject answers a HEAD of a delete marker's version id this way: it holds no data.
+_DELETE_MARKER_CODES = ("405", "MethodNotAllowed")
 # HeadObject fields a multipart upload must be given again, since it starts empty.
 _MULTIPART_HEADER_FIELDS = ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition", "CacheControl",
                             "Expires", "Metadata")
+
+
+class ObjectChanged(Exception):
+    """The object changed (or went) since it was listed, so the conditional copy wrote nothing: look again."""
+
+
+class ConditionalWriteUnsupported(Exception):
+    """The endpoint refused the copy's If-Match (not implemented): no copy is safe there, and none was made."""
 
 
 def _kms_encryption(destination_arn, bucket_key_enabled):
@@ -59,9 +78,11 @@ class UpdateBackend(object):
         self._s3 = s3
         self._bucket = bucket
 
-    def unsupported_reason(self, head):
-        del head  # every SSE-S3/SSE-KMS version qualifies, archived ones included
-        return None
+    def unsupported_reason(self, item, head):
+        """Why this version cannot be re-keyed in place, or None; archived versions qualify."""
+        del item
+        # S3 refuses to change the encryption of a version it holds.
+        return "locked" if is_locked(head) else None
 
     def keeps_old_version(self, item):
         del item  # re-keyed in place: there is no old version
@@ -93,33 +114,58 @@ class CopyBackend(object):
         self._copy_acl = copy_acl
         self._versioning = versioning
 
-    def unsupported_reason(self, head):
+    def unsupported_reason(self, item, head):
+        """Why this version cannot be copied, or None (a held version is copied with its hold)."""
         if head.get("ArchiveStatus"):
             return "archived"
         if head.get("StorageClass") in ARCHIVED_CLASSES and 'ongoing-request="false"' not in (head.get("Restore") or ""):
             return "archived"
+        if self._versioning == "Suspended" and (head.get("VersionId") or NULL_VERSION) != NULL_VERSION \
+                and self._null_version_may_exist(item.key):
+            # The copy would be written as the `null` version, replacing the one there, whose data would be gone.
+            return "suspended_null_version"
         return None
+
+    def _null_version_may_exist(self, key):
+        """Whether the key has a `null` version holding data; True when that cannot be ruled out."""
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key, VersionId=NULL_VERSION, aws_retry=True)
+        except ClientError as exc:
+            return not (is_error(exc, NOT_FOUND) or is_error(exc, codes=_DELETE_MARKER_CODES))
+        return True
 
     def keeps_old_version(self, item):
         """Whether the version a copy replaces stays behind as a noncurrent version (under the old key)."""
         if self._versioning == "Enabled":
             return True
         # Suspended versioning overwrites only the "null" version.
-        return self._versioning == "Suspended" and item.version_id not in (None, "null")
+        return self._versioning == "Suspended" and item.version_id not in (None, NULL_VERSION)
 
     def rekey(self, item, head, destination_arn, bucket_key_enabled):
         """Copy the current version onto itself under the key; returns the bytes copied.
 
-        Raises botocore's ClientError, PreconditionFailed included when the
-        object changed since it was listed (the caller re-checks it).
+        Raises ObjectChanged when the object changed since it was listed
+        (nothing was written; the caller looks again), ConditionalWriteUnsupported
+        when the endpoint cannot make the write conditional, else botocore's errors.
         """
         grants = self._read_grants(item) if self._copy_acl else None
-        if head["ContentLength"] > self._threshold:
-            self._multipart_copy(item, head, destination_arn, bucket_key_enabled)
-        else:
-            self._single_copy(item, head, destination_arn, bucket_key_enabled)
+        try:
+            if head["ContentLength"] > self._threshold:
+                version_id = self._multipart_copy(item, head, destination_arn, bucket_key_enabled)
+            else:
+                version_id = self._single_copy(item, head, destination_arn, bucket_key_enabled)
+        except ClientError as exc:
+            if is_error(exc, codes=_CHANGED_CODES):
+                raise ObjectChanged(error_message(exc)) from exc
+            if is_error(exc, UNSUPPORTED):
+                raise ConditionalWriteUnsupported(error_message(exc)) from exc
+            raise
         if grants is not None:
-            self._s3.put_object_acl(Bucket=self._bucket, Key=item.key, AccessControlPolicy=grants, aws_retry=True)
+            request = {"Bucket": self._bucket, "Key": item.key, "AccessControlPolicy": grants}
+            # The copy's own version, where it has an id of its own: a writer's newer version keeps its ACL.
+            if version_id not in (None, NULL_VERSION):
+                request["VersionId"] = version_id
+            self._s3.put_object_acl(aws_retry=True, **request)
         return head["ContentLength"]
 
     def _preserved_fields(self, item, head, destination_arn, bucket_key_enabled):
@@ -128,9 +174,7 @@ class CopyBackend(object):
         fields["StorageClass"] = head.get("StorageClass") or "STANDARD"
         if head.get("WebsiteRedirectLocation"):
             fields["WebsiteRedirectLocation"] = head["WebsiteRedirectLocation"]
-        for name in _LOCK_FIELDS:
-            if head.get(name):
-                fields[name] = head[name]
+        fields.update(lock_fields_for_copy(head))
         # From the listing: HeadObject reveals checksums only with ChecksumMode,
         # which needs kms:Decrypt and fails for an object under a disabled key.
         if item.checksum_algorithm:
@@ -143,9 +187,12 @@ class CopyBackend(object):
         return {"Bucket": self._bucket, "Key": item.key}
 
     def _single_copy(self, item, head, destination_arn, bucket_key_enabled):
-        self._s3.copy_object(Bucket=self._bucket, Key=item.key, CopySource=self._source(item), CopySourceIfMatch=item.etag,
-                             MetadataDirective="COPY", TaggingDirective="COPY", aws_retry=True,
-                             **self._preserved_fields(item, head, destination_arn, bucket_key_enabled))
+        """CopyObject conditional at both ends; returns the new version's id (None unversioned)."""
+        answer = self._s3.copy_object(Bucket=self._bucket, Key=item.key, CopySource=self._source(item),
+                                      CopySourceIfMatch=item.etag, IfMatch=item.etag, MetadataDirective="COPY",
+                                      TaggingDirective="COPY", aws_retry=True,
+                                      **self._preserved_fields(item, head, destination_arn, bucket_key_enabled))
+        return answer.get("VersionId")
 
     def _part_size(self, size):
         needed = -(-size // MAX_PARTS)
@@ -160,16 +207,18 @@ class CopyBackend(object):
             tags = self._s3.get_object_tagging(Bucket=self._bucket, Key=item.key, aws_retry=True)["TagSet"]
             fields["Tagging"] = urlencode([(tag["Key"], tag["Value"]) for tag in tags])
         upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=item.key, aws_retry=True, **fields)["UploadId"]
-        completed = False
+        completed = None
         try:
             parts = self._copy_parts(item, head["ContentLength"], upload_id, fields.get("ChecksumAlgorithm"))
-            self._s3.complete_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id,
-                                               MultipartUpload={"Parts": parts}, aws_retry=True)
-            completed = True
+            # Each part was read under the listed ETag; the object must still be that one when they are joined.
+            completed = self._s3.complete_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id,
+                                                           MultipartUpload={"Parts": parts}, IfMatch=item.etag,
+                                                           aws_retry=True)
         finally:
-            if not completed:
+            if completed is None:
                 # An unfinished upload would be billed forever, whatever stopped it: remove it; the error goes on.
                 self._s3.abort_multipart_upload(Bucket=self._bucket, Key=item.key, UploadId=upload_id, aws_retry=True)
+        return completed.get("VersionId")
 
     def _copy_parts(self, item, size, upload_id, algorithm):
         part_size = self._part_size(size)
@@ -216,7 +265,12 @@ def probe_update_support(s3, bucket, prefix, destination_arn):
         code = error_code(exc)
         if code is None:
             raise
-        return False, "the endpoint does not implement UpdateObjectEncryption ({0})".format(code)
+        if is_error(exc, UNSUPPORTED):
+            # A 501 (whatever its code: LocalStack says InternalFailure), NotImplemented, InvalidAction,
+            # UnknownOperationException: final at the first answer, since aws_retry never retries them.
+            return False, "the endpoint does not implement UpdateObjectEncryption ({0}, HTTP {1})".format(
+                code, http_status(exc))
+        return False, "the endpoint refused UpdateObjectEncryption ({0}): taken as unsupported".format(code)
     # Success for a key that did not exist: the endpoint stored the request as
     # an object. Remove exactly that version.
     version_id = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-version-id")

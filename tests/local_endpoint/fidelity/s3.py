@@ -8,9 +8,11 @@
   replaces the body with the request XML.
   Switches: `s3_update_object_encryption` (default on). Off, the endpoint
   behaves like an S3-compatible one without the API: it answers
-  501 NotImplemented, or, with `s3_update_object_encryption_as_put` also on,
-  it does what moto does (a plain PUT that destroys the object), the
-  dangerous variant some S3-compatible stores have.
+  501 NotImplemented; with `s3_update_object_encryption_localstack` on,
+  501 InternalFailure ("not yet emulated"), as LocalStack does; with
+  `s3_update_object_encryption_as_put` on, it does what moto does (a plain
+  PUT that destroys the object), the dangerous variant some S3-compatible
+  stores have.
 - GetObject, CopyObject and UploadPartCopy of an object whose KMS key is not
   Enabled fail with KMS.DisabledException / KMS.KMSInvalidStateException;
   HeadObject still works (it needs no decryption).
@@ -33,11 +35,24 @@
   body checksum (Content-MD5 or x-amz-sdk-checksum-algorithm), but a copy
   uploads no body and the CopyObject API has no member for either header.
   moto applies the upload rule to copies, which no client could satisfy.
+- PutObject, CopyObject and CreateMultipartUpload naming an Object Lock
+  retain-until date in the past fail with 400 InvalidArgument ("The retain
+  until date must be in the future!"); moto accepts the date.
+- PutObjectAcl applies the grants of its AccessControlPolicy body (moto
+  ignores the body and applies the bucket's ACL; only the canned x-amz-acl
+  and x-amz-grant-* headers worked).
+
+How writes land (conditional writes, Suspended versioning) is s3_writes.py.
 
 Control routes (set-up inside the server process):
 - `s3_seed`: bulk-create objects without HTTP, for benchmarks and big tests.
-- `s3_writer`: arm a one-shot concurrent writer that overwrites an object
-  just before the first matching request for it is served.
+- `s3_writer`: arm a one-shot concurrent writer that overwrites (or, with
+  `delete`, deletes) an object just before the first matching request for
+  it is served (phase `before`), or in the middle of it (phase `during`):
+  after a copy read its source or a multipart upload assembled its parts,
+  before the write is committed.
+- `s3_expire_retention`: move a version's retain-until date into the past,
+  as time would.
 """
 
 import datetime
@@ -48,6 +63,7 @@ from xml.etree import ElementTree
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kms.models import kms_backends
+from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from werkzeug.datastructures import Headers
@@ -58,11 +74,17 @@ from . import CONTROL_ROUTES, INTERCEPTORS, SETTINGS
 
 UPDATE_SWITCH = "s3_update_object_encryption"
 UPDATE_AS_PUT_SWITCH = "s3_update_object_encryption_as_put"
+UPDATE_LOCALSTACK_SWITCH = "s3_update_object_encryption_localstack"
+# What LocalStack answers for an operation it does not emulate.
+_LOCALSTACK_NOT_EMULATED = ("The API action 'UpdateObjectEncryption' for service 's3' is either not available in "
+                            "your current license plan or has not yet been emulated by LocalStack.")
 _REGION = "us-east-1"
 _SSE_C_HEADER = "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_CUSTOMER_ALGORITHM"
 _COPY_SSE_C_HEADER = "HTTP_X_AMZ_COPY_SOURCE_SERVER_SIDE_ENCRYPTION_CUSTOMER_ALGORITHM"
 _KMS_KEY_HEADER = "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_AWS_KMS_KEY_ID"
 _SSE_HEADER = "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION"
+_RETAIN_UNTIL_HEADER = "HTTP_X_AMZ_OBJECT_LOCK_RETAIN_UNTIL_DATE"
+WRITER_PHASES = ("before", "during")
 _KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 
 _installed = False
@@ -178,14 +200,23 @@ def _normalise_write_key(environ):
     environ[_KMS_KEY_HEADER] = _key_arn(key_ref)
 
 
+def _check_retain_until(environ):
+    """S3 refuses a write whose Object Lock retention would already be over."""
+    value = environ.get(_RETAIN_UNTIL_HEADER)
+    if value and _parse_date(value) <= datetime.datetime.now(datetime.timezone.utc):
+        raise S3Error(400, "InvalidArgument", "The retain until date must be in the future!")
+
+
+def _parse_date(value):
+    until = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return until if until.tzinfo is not None else until.replace(tzinfo=datetime.timezone.utc)
+
+
 def _object_locked(stored):
     if stored.lock_legal_status == "ON":
         return True
     if stored.lock_mode and stored.lock_until:
-        until = datetime.datetime.fromisoformat(str(stored.lock_until).replace("Z", "+00:00"))
-        if until.tzinfo is None:
-            until = until.replace(tzinfo=datetime.timezone.utc)
-        return until > datetime.datetime.now(datetime.timezone.utc)
+        return _parse_date(stored.lock_until) > datetime.datetime.now(datetime.timezone.utc)
     return False
 
 
@@ -232,29 +263,33 @@ def _update_object_encryption(environ):
     return "200 OK", [("Content-Length", "0")], b""
 
 
-def _run_armed_writer(action, environ):
-    """Fire a one-shot writer armed through the `s3_writer` control route."""
-    bucket, key = _bucket_and_key(environ)
+def run_armed_writer(action, bucket, key, phase):
+    """Fire the one-shot writer armed (`s3_writer` route) for this request and phase, if any."""
     with _writers_lock:
-        armed = [writer for writer in _writers
-                 if writer["action"] == action and writer["bucket"] == bucket and writer["key"] == key]
+        armed = [writer for writer in _writers if (writer["action"], writer["bucket"], writer["key"], writer["phase"])
+                 == (action, bucket, key, phase)]
         if not armed:
             return
         writer = armed[0]
         _writers.remove(writer)
-    _s3_backend().put_object(bucket, key, writer["body"].encode())
+    if writer["delete"]:
+        _s3_backend().delete_object(bucket, key)
+    else:
+        _s3_backend().put_object(bucket, key, writer["body"].encode())
 
 
 def intercept(environ, service, action):
     if service != "s3":
         return None
     try:
-        _run_armed_writer(action, environ)
+        run_armed_writer(action, *_bucket_and_key(environ), phase="before")
         if action == "UpdateObjectEncryption":
             if SETTINGS.enabled(UPDATE_SWITCH):
                 return _update_object_encryption(environ)
             if SETTINGS.enabled(UPDATE_AS_PUT_SWITCH):
                 return None
+            if SETTINGS.enabled(UPDATE_LOCALSTACK_SWITCH):
+                raise S3Error(501, "InternalFailure", _LOCALSTACK_NOT_EMULATED)
             raise S3Error(501, "NotImplemented", "A header you provided implies functionality that is not implemented.")
         if action in ("GetObject", "HeadObject"):
             bucket, key = _bucket_and_key(environ)
@@ -269,6 +304,7 @@ def intercept(environ, service, action):
                 _check_copy_condition(stored, environ)
                 _check_readable(stored, _COPY_SSE_C_HEADER in environ)
         if action in ("PutObject", "CopyObject", "CreateMultipartUpload"):
+            _check_retain_until(environ)
             _normalise_write_key(environ)
     except S3Error as exc:
         return exc.answer
@@ -298,6 +334,21 @@ def _patch_set_acl(original):
     def set_acl(self, acl):
         return original(self, acl if acl is not None else s3_models.get_canned_acl("private"))
     return set_acl
+
+
+def _patch_put_object_acl(original):
+    """Apply the grants of an AccessControlPolicy body; headers (canned ACL, x-amz-grant-*) still win."""
+    @functools.wraps(original)
+    def put_object_acl(self):
+        if not self.body or self._acl_from_headers(self.headers) is not None:
+            return original(self)
+        acl = self._acl_from_body() or s3_models.FakeAcl([])
+        stored = self.backend.get_object(self.bucket_name, self.parse_key_name(), version_id=self._get_param("versionId"))
+        if stored is None:
+            raise s3_exceptions.MissingKey(key=self.parse_key_name())
+        stored.set_acl(acl)
+        return 200, self._get_cors_headers_other(), ""
+    return put_object_acl
 
 
 def _patch_list_object_versions(original):
@@ -355,7 +406,8 @@ def _seed(method, payload):
     """Create `count` objects (each with `versions` versions) in an existing bucket.
 
     payload: bucket, count, prefix ("obj-"), size (16 bytes), versions (1),
-    kms_key_id (SSE-KMS under it; SSE-S3 when absent), storage_class.
+    kms_key_id (SSE-KMS under it; SSE-S3 when absent), storage_class,
+    public_read_every (every Nth object gets the public-read canned ACL; none when absent).
     """
     del method
     backend = _s3_backend()
@@ -366,25 +418,46 @@ def _seed(method, payload):
     key_ref = payload.get("kms_key_id")
     encryption = "aws:kms" if key_ref else "AES256"
     kms_key_id = _key_arn(key_ref) if key_ref else None
+    public_read_every = int(payload.get("public_read_every") or 0)
     width = len(str(count))
     for index in range(count):
         for _version in range(int(payload.get("versions", 1))):
-            backend.put_object(bucket, f"{prefix}{index:0{width}d}", body, storage=payload.get("storage_class"),
-                               encryption=encryption, kms_key_id=kms_key_id, disable_notification=True)
+            stored = backend.put_object(bucket, f"{prefix}{index:0{width}d}", body, storage=payload.get("storage_class"),
+                                        encryption=encryption, kms_key_id=kms_key_id, disable_notification=True)
+            if public_read_every and index % public_read_every == 0:
+                stored.set_acl(s3_models.get_canned_acl("public-read"))
     return {"seeded": count}
 
 
 def _arm_writer(method, payload):
-    """Overwrite bucket/key with `body` just before the first `action` request for it."""
+    """Overwrite bucket/key with `body` (or delete it, with `delete`) at the first `action` request for it.
+
+    phase `before` (the default): before the request is served; `during`: between the request's read of what it
+    writes (a copy's source, an upload's parts) and the write itself.
+    """
     if method == "DELETE":
         with _writers_lock:
             _writers.clear()
         return {"armed": 0}
+    phase = payload.get("phase", "before")
+    if phase not in WRITER_PHASES:
+        raise ValueError(f"phase is {phase!r}; expected one of {WRITER_PHASES}")
     writer = {"bucket": payload["bucket"], "key": payload["key"], "body": payload.get("body", "changed"),
-              "action": payload.get("action", "CopyObject")}
+              "action": payload.get("action", "CopyObject"), "phase": phase, "delete": bool(payload.get("delete"))}
     with _writers_lock:
         _writers.append(writer)
         return {"armed": len(_writers)}
+
+
+def _expire_retention(method, payload):
+    """Set the retain-until date of bucket/key (version_id: the current one when absent) to a day ago."""
+    del method
+    stored = _stored_object(payload["bucket"], payload["key"], payload.get("version_id"))
+    if stored is None:
+        raise KeyError(f"no object {payload['bucket']}/{payload['key']}")
+    stored.lock_until = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    return {"retain_until": stored.lock_until}
 
 
 def install():
@@ -393,8 +466,10 @@ def install():
         return
     SETTINGS.declare(UPDATE_SWITCH, True)
     SETTINGS.declare(UPDATE_AS_PUT_SWITCH, False)
+    SETTINGS.declare(UPDATE_LOCALSTACK_SWITCH, False)
     s3_models.FakeKey.response_dict = _patch_response_dict(s3_models.FakeKey.response_dict)
     s3_models.FakeKey.set_acl = _patch_set_acl(s3_models.FakeKey.set_acl)
+    s3_responses.S3Response.put_object_acl = _patch_put_object_acl(s3_responses.S3Response.put_object_acl)
     s3_responses.S3Response.put_object = _patch_put_object(s3_responses.S3Response.put_object)
     s3_responses.S3Response._key_response_put = _patch_key_response_put(s3_responses.S3Response._key_response_put)
     s3_responses.S3Response.list_object_versions = _patch_list_object_versions(
@@ -402,4 +477,5 @@ def install():
     INTERCEPTORS.append(intercept)
     CONTROL_ROUTES["s3_seed"] = _seed
     CONTROL_ROUTES["s3_writer"] = _arm_writer
+    CONTROL_ROUTES["s3_expire_retention"] = _expire_retention
     _installed = True

@@ -7,8 +7,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3 import recopy
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.object_encryption import confirms_sse_c
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.recopy import BucketRecopy, RecopySpec, Tally
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import MIN_PART_SIZE, CopyBackend
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import ObjectChanged
 
 BUCKET = "unit-bucket"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -77,10 +80,19 @@ def test_unversioned_copy_leaves_nothing_behind(clients, keys, make_clients):
     assert result["rekeyed"] == 1 and result["blocking"] == 0 and result["versioning"] == "Unversioned"
 
 
+def _bucket_default(s3, key_id, algorithm="aws:kms"):
+    by_default = {"SSEAlgorithm": algorithm}
+    if key_id:
+        by_default["KMSMasterKeyID"] = key_id
+    s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": by_default}]})
+
+
 def test_check_mode_changes_nothing_and_projects_blocking(clients, keys, make_clients, tmp_path):
     s3 = clients[0]
     _bucket(s3)
     _put(s3, "doc", keys["source"]["KeyId"])
+    _bucket_default(s3, keys["source"]["Arn"])
     report = tmp_path / "report.jsonl"
     result = _run(make_clients, keys, check_mode=True, report_file=str(report))
     assert result["rekeyed"] == 1 and result["blocking"] == 1 and result["bucket_default"]["changed"]
@@ -229,7 +241,7 @@ def test_a_version_changed_during_the_run_is_held_under_the_key_it_was_listed_wi
     def rekey_after_a_writer(backend, item, head, destination_arn, bucket_key_enabled):
         # A writer puts a new version under the destination key between the listing and the copy.
         _put(s3, "hot", keys["destination"]["Arn"], b"fresh")
-        raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "changed"}}, "CopyObject")
+        raise ObjectChanged("PreconditionFailed: changed")
 
     monkeypatch.setattr(CopyBackend, "rekey", rekey_after_a_writer)
     values = _run(make_clients, keys)
@@ -294,3 +306,79 @@ def test_new_key_names_carry_the_same_values_as_their_aliases(clients, keys, mak
 def test_spec_refuses_values_out_of_range(option, value, accepted):
     with pytest.raises(RotationError, match="{0} is {1}; .*{2}".format(option, value, accepted)):
         RecopySpec(bucket=BUCKET, destination_key_id="alias/k", **{option: value})
+
+
+# What cannot be read fails closed --------------------------------------------------------------------------------
+
+
+def test_a_bare_400_not_confirmed_as_sse_c_is_an_unknown_dependent(clients, keys, make_clients, monkeypatch):
+    s3 = clients[0]
+    _bucket(s3)
+    _put(s3, "plain", keys["source"]["KeyId"], b"v1")
+    _put(s3, "plain", keys["source"]["KeyId"], b"v2")
+    noncurrent = next(entry["VersionId"] for entry in s3.list_object_versions(Bucket=BUCKET)["Versions"]
+                      if not entry["IsLatest"])
+    real_head = BucketRecopy._head  # pylint: disable=protected-access
+    asked = []
+
+    def head(engine, item, current=False):
+        if item.key == "plain" and not item.is_latest:
+            # What HeadObject answers for any bad request: a status and no body.
+            raise ClientError({"Error": {"Code": "400", "Message": "Bad Request"}}, "HeadObject")
+        return real_head(engine, item, current)
+
+    def confirms(s3_client, bucket, key, version_id=None):
+        asked.append((bucket, key, version_id))
+        return confirms_sse_c(s3_client, bucket, key, version_id)
+
+    monkeypatch.setattr(BucketRecopy, "_head", head)
+    monkeypatch.setattr(recopy, "confirms_sse_c", confirms)
+    values = _run(make_clients, keys)
+
+    # The version reads fine with no customer key, so it is not SSE-C: its key is unknown, and it blocks.
+    assert asked == [(BUCKET, "plain", noncurrent)]
+    assert values["reasons"]["skipped"] == {"head_unreadable": 1}
+    assert ("unknown", "head_unreadable", None, 1) in _by_kind(values["dependents"])
+    assert values["reasons"]["blocking"] == {"head_unreadable": 1, "superseded_by_copy": 1}
+    assert _blocking_sum(values) == values["counts"]["blocking"] == 2
+
+
+# The bucket default -------------------------------------------------------------------------------------------
+
+
+def _default_key(s3):
+    rule = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    return rule["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID") or rule[
+        "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+
+
+@pytest.mark.parametrize("default", ["sse_s3", "other_key"])
+def test_a_default_out_of_scope_is_left_and_reported_unless_any_is_asked(clients, keys, make_clients, default):
+    s3 = clients[0]
+    _bucket(s3, versioned=False)
+    if default == "sse_s3":
+        _bucket_default(s3, None, "AES256")
+    else:
+        _bucket_default(s3, keys["other"]["Arn"])
+    before = _default_key(s3)
+
+    for check_mode in (True, False):
+        left = _run(make_clients, keys, check_mode=check_mode, source_key_ids=[keys["source"]["Arn"]])
+        assert not left["changed"] and left["dependents"] == []
+        assert left["bucket_default"]["changed"] is False and left["bucket_default"]["in_scope"] is False
+        assert left["bucket_default"]["reason"].endswith("left as it is (bucket_default_scope: any moves it)")
+        assert left["bucket_default"]["after"] == left["bucket_default"]["before"]
+        assert _default_key(s3) == before
+
+    moved = _run(make_clients, keys, source_key_ids=[keys["source"]["Arn"]], bucket_default_scope="any")
+    assert moved["bucket_default"]["changed"] and moved["bucket_default"]["reason"] is None
+    assert _default_key(s3) == keys["destination"]["Arn"]
+
+
+def test_with_no_source_key_ids_a_default_under_any_other_kms_key_moves(clients, keys, make_clients):
+    s3 = clients[0]
+    _bucket(s3, versioned=False)
+    _bucket_default(s3, keys["other"]["Arn"])
+    values = _run(make_clients, keys)
+    assert values["bucket_default"]["changed"] and values["bucket_default"]["in_scope"]
+    assert _default_key(s3) == keys["destination"]["Arn"]
