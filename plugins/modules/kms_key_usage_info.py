@@ -23,11 +23,26 @@ description:
     (less the services in O(ignore_services)).
   - With O(for_retirement=true) it is a rotation's retirement gate, as the C(verify) phase of the
     C(kmsrotate.aws.rotation) role uses it. It merges what the rotation's own re-checks report
-    (O(known_dependents)) with what discovery finds, and answers RV(holding_back) and RV(safe_to_retire). A
-    resource a re-check reported on is judged by that re-check (a C(retained) one does not hold the key back). A
-    resource found under the key that is among O(targets), or a data-key file of O(data_key_paths), is the
-    rotation's to move. Anything else found holds the key back. In check mode, what the rotation's own phases would
-    still move does not hold it back, since a real run moves it before the gate.
+    (O(known_dependents)) with what discovery finds and with its own look at the targets and at the key's use, and
+    answers RV(holding_back) and RV(safe_to_retire). A resource a re-check reported on is judged by that re-check
+    (a C(retained) one does not hold the key back), except a volume reported C(retained) that discovery finds
+    attached to an instance, which is in use again and blocks. A resource found under the key that is among
+    O(targets), or a data-key file of O(data_key_paths), is the rotation's to move. Anything else found holds the
+    key back. In check mode, what the rotation's own phases would still move does not hold it back, since a real
+    run moves it before the gate.
+  - The gate never inherits how a phase was narrowed. For every bucket of O(targets) it reads every object version
+    (C(ListObjectVersions) and one C(HeadObject) per version, up to O(retirement_scan_limit)), whatever prefix or
+    versions its phase was given; the narrowing given in O(targets) only tells which versions still under the key
+    this run's phase moves (in check mode they do not hold the key back) and which it never will (they hold it, in
+    every mode). A version whose encryption cannot be read is C(unknown); a bare C(400) from C(HeadObject) counts as
+    SSE-C only when a one-byte C(GetObject) confirms it. A bucket with more versions than O(retirement_scan_limit) is
+    C(unknown) (too large for one run). EBS volumes and snapshots are all listed, whatever the phase's filters, and
+    AMIs through their snapshots.
+  - A resource that names the key through an alias of O(alias_history) depends on the key, unless its service
+    shows the data re-encrypted since the alias moved (see the notes). Without O(alias_history), such a resource is
+    matched only by what its alias names now.
+  - With O(rotation_started_at), a use of the key since the rotation started by anyone but this run's own caller
+    holds the key back (see the notes on C(GetKeyLastUsage) and CloudTrail).
   - Also returns the key's last cryptographic use (C(GetKeyLastUsage)) where the endpoint supports it.
   - Makes no change. The C(verify) phase of the C(kmsrotate.aws.rotation) role uses it before retiring a key.
 author:
@@ -86,17 +101,44 @@ options:
     description:
       - With O(for_retirement=true), the resources the rotation's phases move, named as RV(dependents) names them
         (C(s3://<bucket>), volume and snapshot ids).
+      - An entry is a name, or a dict with C(resource) (the name) and, for a bucket, how its phase was narrowed, in
+        C(prefix) (default V("")) and C(versions) (V(all), the default, or V(current)) as given to
+        M(kmsrotate.aws.s3_kms_recopy). Every version of the bucket is examined either way; the narrowing only
+        tells which versions this run's phase moves.
     type: list
-    elements: str
+    elements: raw
     default: []
+  alias_history:
+    description:
+      - With O(for_retirement=true), every alias that pointed at the key during the rotation, recorded before
+        anything moved, as dicts with C(alias_name) (V(alias/<name>)) and C(until), the ISO 8601 UTC time it stopped
+        pointing at the key (V(null) while it still does).
+      - A resource whose stored key reference is such an alias (by name or alias ARN, in the key's own region)
+        depends on the key unless its service shows its data re-encrypted since (see the notes).
+    type: list
+    elements: dict
+    default: []
+  rotation_started_at:
+    description:
+      - With O(for_retirement=true), when the rotation began, as an ISO 8601 time with its zone (V(2026-12-01T10:00:00Z)).
+      - Uses of the key after it by callers other than this run's own identity hold the key back (see the notes).
+    type: str
+  retirement_scan_limit:
+    description:
+      - With O(for_retirement=true), the most items one full look examines, at least 1; each target bucket's object
+        versions, and the CloudTrail events naming the key since O(rotation_started_at).
+      - Above it the look is C(unknown) ("too large for one run") and holds the key back.
+    type: int
+    default: 1000000
   ignore_services:
     description:
-      - Services (the O(services) names, or C(data_key_files)) whose findings do not hold the key back, for example
-        C(grants) when the grants of retained volumes remain. They are still listed in RV(services).
+      - Services (the O(services) names, C(data_key_files), or C(last_usage) for uses of the key since
+        O(rotation_started_at)) whose findings do not hold the key back, for example C(grants) when the grants of
+        retained volumes remain. They are still listed in RV(services).
     type: list
     elements: str
     choices: [s3, ebs_volumes, ebs_snapshots, ebs_default_key, ami, rds_instances, rds_clusters, efs, dynamodb,
-              secretsmanager, ssm, lambda, sqs, sns, logs, grants, data_key_files]
+              secretsmanager, ssm, lambda, sqs, sns, logs, grants, data_key_files, last_usage]
     default: []
   concurrency:
     description:
@@ -112,8 +154,32 @@ notes:
     C(dynamodb:DescribeTable), C(secretsmanager:ListSecrets), C(ssm:DescribeParameters), C(lambda:ListFunctions),
     C(sqs:ListQueues), C(sqs:GetQueueAttributes), C(sns:ListTopics), C(sns:GetTopicAttributes) and
     C(logs:DescribeLogGroups). Without one, that service is reported C(unknown).
+  - With O(for_retirement=true) the gate also needs C(s3:GetBucketLocation), C(s3:ListBucketVersions) and
+    C(s3:GetObject) on the target buckets (C(HeadObject), and the one-byte C(GetObject) that confirms SSE-C); with
+    O(alias_history), C(secretsmanager:ListSecretVersionIds) and C(ssm:GetParameterHistory); with
+    O(rotation_started_at), C(cloudtrail:LookupEvents) (C(sts:GetCallerIdentity) needs no permission).
+  - "Re-encrypted since, per service (a resource referencing an alias of O(alias_history) that moved at C(until)):
+    a Secrets Manager secret, when every version with a staging label was created after C(until) (versions without
+    a label are not counted); an SSM C(SecureString) parameter, when its current version and every labelled version
+    were written after C(until) or under another key (each version of C(GetParameterHistory) names its key); an SQS
+    queue, when its C(KmsDataKeyReusePeriodSeconds) plus C(MessageRetentionPeriod) have passed since C(until). No
+    other service shows it: any other resource referencing such an alias holds the key until it names another key by
+    id or ARN, or is moved by its own procedure. A bucket of O(targets) is judged by its versions instead."
+  - "Uses since the rotation started (O(rotation_started_at)): AWS states that C(GetKeyLastUsage) can lag by up to an
+    hour, and that CloudTrail, not last usage, is the authority on a key's use. When last usage reports a use at or
+    after the start, the gate reads CloudTrail (C(LookupEvents)) since the start: each successful cryptographic use
+    by a caller other than this run's identity (C(GetCallerIdentity), an assumed role's session and role alike)
+    holds the key back, naming the caller, the operation and the time. If CloudTrail cannot be read, or does not
+    show yet the event last usage reports (CloudTrail delivers events up to about 15 minutes late), that use is
+    C(unknown) and holds, saying when to look again. When last usage reports a last use before the start, that holds
+    nothing; since last usage may miss the last hour, CloudTrail is read over the part of the rotation within that
+    hour, and a use by another caller there holds; if CloudTrail cannot be read, RV(last_usage.finding) says that
+    hour was not examined. When C(GetKeyLastUsage) is not available, RV(last_usage.available) is false and that alone
+    holds nothing: CloudTrail since the start is read if it can be. What happened in the last minutes before the
+    gate ran cannot be seen yet by either, which is why a key is disabled before it is deleted."
   - Discovery sees the resources these calls show. It cannot see data encrypted client-side with the key outside
-    the named files. Check RV(last_usage) and CloudTrail before deleting a key.
+    the named files, nor objects under the key in buckets that are neither targets nor defaulting to the key (use
+    O(scan_objects) on those). Check RV(last_usage) and CloudTrail before deleting a key.
   - Supports check mode; it never changes anything.
 extends_documentation_fragment:
   - kmsrotate.aws.key
@@ -142,6 +208,21 @@ EXAMPLES = r"""
     object_scan_limit: 50000
     data_key_paths:
       - /etc/myapp/keys/*.key
+
+- name: Decide as a rotation's retirement gate, whatever its phases were narrowed to
+  kmsrotate.aws.kms_key_usage_info:
+    key_id: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+    for_retirement: true
+    targets:
+      - resource: s3://orders
+        prefix: incoming/
+        versions: current
+      - vol-0123456789abcdef0
+    alias_history:
+      - alias_name: alias/orders
+        until: "2026-12-01T10:00:00Z"
+    rotation_started_at: "2026-12-01T09:55:00Z"
+  register: gate
 """
 
 RETURN = r"""
@@ -238,9 +319,30 @@ resources:
     object_versions_scanned:
       description: For a bucket with O(scan_objects=true), object versions examined.
       type: int
+    object_versions_unreadable:
+      description: For a bucket with O(scan_objects=true), object versions whose encryption could not be read.
+      type: int
     scan_truncated:
       description: For a bucket with O(scan_objects=true), whether O(object_scan_limit) stopped the scan.
       type: bool
+    alias_reference:
+      description:
+        - For a resource that names the key through an alias of O(alias_history), which alias, until when it pointed
+          at the key, why the resource still depends on the key, and whether that could be read.
+      type: dict
+      contains:
+        alias_name:
+          description: The alias.
+          type: str
+        until:
+          description: When it stopped pointing at the key (ISO 8601), or null while it still does.
+          type: str
+        reason:
+          description: Why the resource still holds data under the key.
+          type: str
+        unreadable:
+          description: Whether the service's evidence could not be read (the resource is then C(unknown)).
+          type: bool
 in_use:
   description: The number of resources found using the key.
   returned: always
@@ -328,6 +430,26 @@ last_usage:
     key_creation_date:
       description: When the key was created (ISO 8601).
       type: str
+    rotation_started_at:
+      description: O(rotation_started_at), in UTC. Only with O(rotation_started_at), as the keys below.
+      type: str
+    examined_since:
+      description:
+        - Since when CloudTrail was read for uses of the key (the start, or the last hour of the rotation when last
+          usage shows no use since the start).
+      type: str
+    cloudtrail_read:
+      description: Whether CloudTrail could be read.
+      type: bool
+    cloudtrail_events:
+      description: How many CloudTrail events naming the key were examined.
+      type: int
+    foreign_uses:
+      description: How many of them were successful cryptographic uses by callers other than this run's.
+      type: int
+    finding:
+      description: What the gate concluded about the key's use since the rotation started, in words.
+      type: str
 dependents:
   description:
     - What depends on the key, in the vocabulary every data-moving module of this collection returns, for the
@@ -335,7 +457,10 @@ dependents:
     - One entry per resource in RV(resources), C(to_move) when this collection can move it, else C(blocking); and one
       C(unknown) entry per service in RV(unknown_services) (less O(ignore_services)).
     - With O(for_retirement=true), also the O(known_dependents), which speak for the resources they name (their
-      C(retained) entries included).
+      C(retained) entries included); the gate's own entries for each target bucket (service C(s3), one per class of
+      version still under the key, with C(examples)); and one entry per caller that used the key since
+      O(rotation_started_at) (service C(last_usage), C(resource) the caller's ARN), or a C(last_usage) C(unknown) entry
+      naming the key when that use could not be told.
   returned: always
   type: list
   elements: dict
@@ -368,6 +493,14 @@ dependents:
     planned:
       description: Whether the rotation's own phases move it (only with O(for_retirement=true)).
       type: bool
+    examples:
+      description: For an entry standing for several object versions, a few of them as C(key (version id)).
+      type: list
+      elements: str
+    attached_to:
+      description: For an EBS volume found attached, the instances it is attached to.
+      type: list
+      elements: str
     line:
       description: The entry on one line, as the rotation role prints it.
       type: str
@@ -389,7 +522,7 @@ dependents:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.runner import run_module
-from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.usage import DATA_KEY_FILES, SERVICES, KeyUsageDiscovery
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.usage import IGNORABLE, SERVICES, KeyUsageDiscovery
 
 
 def main():
@@ -402,8 +535,11 @@ def main():
         object_scan_limit=dict(type="int", default=10000),
         for_retirement=dict(type="bool", default=False),
         known_dependents=dict(type="list", elements="dict", default=[]),
-        targets=dict(type="list", elements="str", default=[]),
-        ignore_services=dict(type="list", elements="str", choices=list(SERVICES) + [DATA_KEY_FILES], default=[]),
+        targets=dict(type="list", elements="raw", default=[]),
+        alias_history=dict(type="list", elements="dict", default=[]),
+        rotation_started_at=dict(type="str"),
+        retirement_scan_limit=dict(type="int", default=1000000),
+        ignore_services=dict(type="list", elements="str", choices=list(IGNORABLE), default=[]),
         concurrency=dict(type="int", default=10),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -4,25 +4,36 @@
 
 """The retirement gate: may the source key be retired, and if not, what holds it.
 
-Two kinds of evidence come in, both in the `dependents` vocabulary:
+Three kinds of evidence come in, all in the `dependents` vocabulary:
 - what the rotation's own phases report when they re-check their targets in
-  check mode (`known`): each target's own module is the authority on it,
-  retained resources included;
-- what discovery finds still using the key across services (`found`).
+  check mode (`known`): each target's own module speaks for what it looked
+  at, retained resources included;
+- what discovery finds still using the key across services (`found`);
+- what the gate itself read of the targets, whatever their phases were
+  narrowed to (`examined`: every version of every target bucket, see
+  targets.py), and the uses of the key since the rotation started.
 
-A resource discovery finds that a re-check already reported on is judged by the
-re-check. Any other resource found is one of this rotation's targets (its phase
-moves it), or not: then it holds retirement back until it is added to the
-targets or moved by its own service's procedure. A service discovery could not
-read holds it back too. Everything but `retained` holds retirement back; in
-check mode, what this run's own phases would still move does not, since the
-run would move it before the gate.
+A resource discovery finds that a re-check already reported on is judged by
+the re-check, with one exception that discovery's own evidence decides: a
+volume the re-check reports `retained` (kept aside as replaced) that
+discovery finds attached to an instance is in use again, and blocks. Any
+other resource found is one of this rotation's targets (its phase moves it),
+or not: then it holds retirement back until it is added to the targets or
+moved by its own service's procedure. What the gate examined is never hidden
+by a re-check, except versions within a phase's narrowing that the phase's
+re-check already reported on. A service or an answer that could not be read
+holds retirement back too. Everything but `retained` holds retirement back;
+in check mode, what this run's own phases would still move does not, since
+the run would move it before the gate.
 
 Without a rotation (plain discovery) nothing is planned: everything found
 holds the key, in check mode too.
 """
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import TO_MOVE, UNKNOWN, KINDS
+import collections
+
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, KINDS, RETAINED
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import TO_MOVE, UNKNOWN
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import holds_retirement
 
 # The service whose resources a rotation moves by its data-key phase whatever
@@ -52,23 +63,45 @@ def _found_elsewhere(entry, targets, rotation):
     return dict(entry, planned=False, reason="{0}; {1}".format(entry["reason"], advice))
 
 
-def decide(known, found, targets=(), ignore_services=(), check_mode=False, rotation=True):
+def _in_use_again(entry, retained):
+    """A volume a re-check kept aside as replaced, which discovery finds attached: its phase will not move it."""
+    return dict(entry, kind=BLOCKING, planned=False, reason=(
+        "{0}; attached to {1}, so in use under the source key, although this rotation's re-check reports it "
+        "retained ({2}): move it to the new key (or detach it and keep it aside), then verify again").format(
+            entry["reason"], ", ".join(entry["attached_to"]), retained["reason"]))
+
+
+def decide(known, found, examined=(), targets=(), ignore_services=(), check_mode=False, rotation=True):
     """The gate's answer: every dependent (with a `line` and `planned`), what holds retirement back, and the verdict.
 
     known: dependents from the rotation's re-checks of its own targets.
     found: dependents from discovery (kms_key_usage_info's own findings).
-    targets: resources (in the vocabulary's naming) the rotation's phases move.
-    ignore_services: discovery services whose findings the user chose not to let hold retirement back.
+    examined: the gate's own dependents of the targets and of the key's use, each with `planned`.
+    targets: resource names (in the vocabulary's naming) the rotation's phases move.
+    ignore_services: services whose findings the user chose not to let hold retirement back.
     rotation: False for plain discovery, where no phase moves anything.
     """
     targets = frozenset(targets)
     ignored = frozenset(ignore_services)
     dependents = [_judged_by_this_rotation(entry) for entry in known]
-    reported = frozenset(entry["resource"] for entry in dependents)
+    reported = collections.defaultdict(list)
+    for entry in dependents:
+        reported[entry["resource"]].append(entry)
     for entry in found:
-        if entry["service"] in ignored or (entry["kind"] != UNKNOWN and entry["resource"] in reported):
+        if entry["service"] in ignored:
             continue
-        dependents.append(_found_elsewhere(entry, targets, rotation))
+        if entry["kind"] == UNKNOWN or entry["resource"] not in reported:
+            dependents.append(_found_elsewhere(entry, targets, rotation))
+            continue
+        retained = [report for report in reported[entry["resource"]] if report["kind"] == RETAINED]
+        if retained and entry.get("attached_to"):
+            dependents.append(_in_use_again(entry, retained[0]))
+    for entry in examined:
+        if entry["service"] in ignored:
+            continue
+        rechecked = any(report["kind"] != RETAINED for report in reported.get(entry["resource"], []))
+        if not (entry["planned"] and rechecked):
+            dependents.append(dict(entry))
     for entry in dependents:
         entry["line"] = _line(entry)
     holding_back = [entry for entry in dependents

@@ -107,3 +107,28 @@ def test_plain_discovery_plans_nothing_so_check_mode_holds_everything_found():
     answer = decide([], found, targets=["s3://data"], check_mode=True, rotation=False)
     assert _held(answer) == ["/etc/app/key.bin", "s3://data"]
     assert [entry["reason"] for entry in answer["dependents"]] == ["why", "why"]
+
+
+def test_a_retained_volume_found_attached_blocks_in_check_mode_too():
+    known = [_dep("vol-old", "ebs_volumes", "retained", "replaced by vol-new; kept as asked (source_volume=keep)")]
+    found = [dict(_dep("vol-old", "ebs_volumes", "to_move", "ebs_volumes ebs_volume uses the key"),
+                  attached_to=["i-1"])]
+    answer = decide(known, found, targets=["vol-old"], check_mode=True)
+    assert _held(answer) == ["vol-old"]
+    assert answer["holding_back"][0]["kind"] == "blocking" and "attached to i-1" in answer["holding_back"][0]["reason"]
+
+
+@pytest.mark.parametrize("check_mode, held", [(True, ["outside"]), (False, ["rechecked", "outside"])])
+def test_what_the_gate_examined_is_hidden_only_where_a_recheck_reported_within_its_narrowing(check_mode, held):
+    known = [_dep("s3://data", "s3", "to_move", "rechecked", count=2)]
+    examined = [dict(_dep("s3://data", "s3", "to_move", "within", count=2), planned=True),
+                dict(_dep("s3://data", "s3", "to_move", "outside", count=5), planned=False)]
+    answer = decide(known, [], examined=examined, targets=["s3://data"], check_mode=check_mode)
+    assert [entry["reason"] for entry in answer["dependents"]] == ["rechecked", "outside"]
+    assert [entry["reason"] for entry in answer["holding_back"]] == held
+
+
+def test_what_the_gate_examined_of_an_ignored_service_does_not_hold():
+    examined = [dict(_dep("arn:aws:iam::123456789012:user/app", "last_usage", "blocking", "used it"), planned=False)]
+    assert decide([], [], examined=examined, ignore_services=["last_usage"])["safe_to_retire"]
+    assert not decide([], [], examined=examined)["safe_to_retire"]
