@@ -18,7 +18,7 @@ description:
     at once. M(amazon.aws.kms_key) cannot move an alias.
   - Records every alias it moves as a tag C(kmsrotate:moved:<alias name>) on the destination key, whose value is
     when the alias stopped pointing at the source key (UTC). RV(alias_history) returns that record, which outlives the
-    run: resources that reference the source key through such an alias still hold data under it.
+    run, because resources that reference the source key through such an alias still hold data under it.
   - Fails before any change when the destination is the source, disabled, not a symmetric encryption key, or in
     another region.
 author:
@@ -28,10 +28,10 @@ options:
     description:
       - The key being rotated away from, as key id, key ARN, alias name or alias ARN.
       - An alias that an earlier run already moved to a successor this module created leads back to the key that
-        successor replaces (its C(kmsrotate:source-key-arn) tag) while that key is still Enabled: the rotation is in
+        successor replaces (its C(kmsrotate:source-key-arn) tag) while that key is still Enabled, since the rotation is in
         progress, and a rerun naming the source by alias stays on it.
       - Once the replaced key is Disabled or pending deletion, that rotation is finished and the alias's current key
-        is the source: naming the source by alias then starts the next rotation. RV(source_reason) says which case
+        is the source, so naming the source by alias then starts the next rotation. RV(source_reason) says which case
         applied.
     type: str
     required: true
