@@ -15,12 +15,16 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/kmsrotate/aws
 SANITY_BUILD := $(CURDIR)/build/sanity
 SANITY_ROOT := $(SANITY_BUILD)/ansible_collections/kmsrotate/aws
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+# The oldest ansible-core meta/runtime.yml claims: the role's boolean tests run on it too.
+OLDEST_CORE := ansible-core==2.17.14
+OLDEST_VENV := $(CURDIR)/.venv-oldest-core
+export KMSROTATE_OLDEST_CORE_BIN := $(OLDEST_VENV)/bin
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(BIN)/python -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: help test demo venv collection sanity lint units integration fidelity bench changelog build clean
+.PHONY: help test demo venv core-oldest collection sanity lint units integration fidelity bench changelog build clean
 
 help:
 	@echo "make test     sanity, lint, unit, fidelity and integration tests (what CI runs)"
@@ -34,6 +38,15 @@ $(BIN)/.installed: requirements-dev.txt constraints.txt
 	touch $@
 
 venv: $(BIN)/.installed
+
+# Modules run with the controller's Python (playbooks/rotate.yml), so it has the pinned boto3 too.
+$(OLDEST_VENV)/.installed: Makefile requirements-dev.txt
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(OLDEST_CORE)' \
+		$$(grep -E '^(boto3|botocore)==' requirements-dev.txt)
+	touch $@
+
+core-oldest: $(OLDEST_VENV)/.installed
 
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
@@ -65,7 +78,7 @@ units: collection
 fidelity: collection
 	$(PYTEST) tests/fidelity $(PYTEST_ARGS)
 
-integration: collection
+integration: collection core-oldest
 	PATH=$(BIN):$$PATH $(PYTEST) tests/integration $(PYTEST_ARGS)
 
 test: sanity lint units fidelity integration
@@ -83,4 +96,4 @@ build: venv
 	$(BIN)/ansible-galaxy collection build --force
 
 clean:
-	rm -rf $(BUILD) build $(VENV) tests/output
+	rm -rf $(BUILD) build $(VENV) $(OLDEST_VENV) tests/output

@@ -68,10 +68,13 @@ class PlaybookRun:
 
 
 class PlaybookRunner:
-    def __init__(self, endpoint, workdir, collections_path):
+    """ansible_bin_dir: where another ansible-core's ansible-playbook is (default: this Python's)."""
+
+    def __init__(self, endpoint, workdir, collections_path, ansible_bin_dir=None):
         self.endpoint = endpoint
         self.workdir = workdir
         self.collections_path = collections_path
+        self.ansible_playbook = os.path.join(ansible_bin_dir, "ansible-playbook") if ansible_bin_dir else ANSIBLE_PLAYBOOK
         self._count = 0
 
     def play(self, tasks, play_vars=None, name="test"):
@@ -126,7 +129,7 @@ class PlaybookRunner:
         variables.update(extra_vars or {})
         vars_file = self.workdir / "extra-vars-{0}.json".format(self._count)
         vars_file.write_text(json.dumps(variables))
-        command = [ANSIBLE_PLAYBOOK, str(playbook), "-e", "@{0}".format(vars_file)]
+        command = [self.ansible_playbook, str(playbook), "-e", "@{0}".format(vars_file)]
         command += ["-i", str(inventory) if inventory else "localhost,"]
         if check:
             command.append("--check")
