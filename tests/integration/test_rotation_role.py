@@ -70,7 +70,9 @@ def blob_keys(kms, estate):
 def object_keys(s3, bucket):
     keys = set()
     for version in s3.list_object_versions(Bucket=bucket)["Versions"]:
-        head = s3.head_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        # An unversioned bucket lists its objects as version "null": asked for without a VersionId.
+        by_version = {"VersionId": version["VersionId"]} if version["VersionId"] != "null" else {}
+        head = s3.head_object(Bucket=bucket, Key=version["Key"], **by_version)
         keys.add(head.get("SSEKMSKeyId"))
     return keys
 
@@ -194,6 +196,13 @@ def test_preflight_refuses_bad_input_before_any_change(aws, playbook, tmp_path):
         "volume_missing": ({"kms_rotation_ebs_volume_ids": ["vol-0123456789abcdef0"]}, "vol-0123456789abcdef0 not found"),
         "snapshot_missing": ({"kms_rotation_ebs_snapshot_ids": ["snap-0123456789abcdef0"]}, "snap-0123456789abcdef0 not found"),
         "path_missing": ({"kms_rotation_data_key_paths": [str(tmp_path / "nothing-*.key")]}, "matches no file"),
+        "watch_days_negative": ({"kms_rotation_watch_days": -1}, "whole numbers of days"),
+        "deletion_never_disabled": ({"kms_rotation_retire": "schedule_deletion"}, "must first be Disabled"),
+        "guard_on_aws_managed": ({"kms_rotation_source_key": "alias/aws/s3", "kms_rotation_retire": "none",
+                                  "kms_rotation_key_policy_guard_days": 7}, "no guard can be added"),
+        "bucket_dict_unnamed": ({"kms_rotation_s3_buckets": [{"prefix": "in/"}]}, "must name its bucket"),
+        "bucket_dict_two_names": ({"kms_rotation_s3_buckets": [{"name": "one-bucket", "bucket": "another-bucket"}]},
+                                  "not with two different names"),
     }
     inventory = write_inventory(tmp_path / "inventory.yml", dict(
         (name, dict({"kms_rotation_source_key": source}, **case[0])) for name, case in hosts.items()))
@@ -208,3 +217,35 @@ def test_preflight_refuses_bad_input_before_any_change(aws, playbook, tmp_path):
     assert alias_target_arn(kms, "alias/preflight-app") == source
     assert key_state(kms, source) == "Enabled"
     assert len(ec2.describe_volumes()["Volumes"]) == volumes_before
+
+
+@pytest.mark.slow
+def test_bucket_dicts_by_name_or_bucket_and_a_second_rotation_by_alias(aws, playbook, tmp_path):
+    """A bucket dict names its bucket with `name` (documented) or `bucket`; alias/app after A -> B finished rotates B."""
+    kms, s3 = aws.client("kms"), aws.client("s3")
+    key_a = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/second-app", TargetKeyId=key_a)
+    for bucket in ("by-name", "by-bucket"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="data.txt", Body=bucket.encode(), ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId=key_a)
+    inventory = write_inventory(tmp_path / "inventory.yml", {"unit": {
+        "kms_rotation_source_key": "alias/second-app",
+        "kms_rotation_s3_buckets": [{"name": "by-name", "versions": "all"}, {"bucket": "by-bucket"}]}})
+
+    first = rotate(playbook, inventory, tmp_path)
+    assert first.rc == 0, first
+    [key_b] = successors(kms, key_a)
+    assert object_keys(s3, "by-name") == object_keys(s3, "by-bucket") == {key_b}
+    assert key_state(kms, key_a) == "Disabled"
+    why = first.result(ROLE + "Preflight | say which key is the source and why", host="unit")["msg"]
+    assert why == "alias/second-app names {0}.".format(key_a)
+
+    second = rotate(playbook, inventory, tmp_path)
+    assert second.rc == 0, second
+    why = second.result(ROLE + "Preflight | say which key is the source and why", host="unit")["msg"]
+    assert "finished" in why and key_a in why and key_b in why, why
+    [key_c] = successors(kms, key_b)
+    assert alias_target_arn(kms, "alias/second-app") == key_c
+    assert object_keys(s3, "by-name") == object_keys(s3, "by-bucket") == {key_c}
+    assert key_state(kms, key_b) == "Disabled"
