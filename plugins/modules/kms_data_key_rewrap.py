@@ -102,7 +102,8 @@ options:
         and extended attributes stay as they are. This is not atomic. The new content is first written and fsynced to
         a temporary file beside it (C(.<name>.*.kmsrotate.tmp)). Then the file is checked unchanged, overwritten in
         one write of a few KB, truncated and fsynced, and the temporary file is removed. An application reading the
-        file during that write can read a mix of both blobs, and a crash during it can leave the file torn. Its new content is then in the temporary file (and its old content in the backup, with
+        file during that write can read a mix of both blobs, and a crash during it can leave the file torn. Its new
+        content is then in the temporary file (and its old content in the backup, with
         O(backup=true)), and a torn blob fails the next run, so it is never taken for one that moved.
     type: str
     choices: [skip, rewrite_in_place]

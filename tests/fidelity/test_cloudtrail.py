@@ -134,7 +134,7 @@ def test_an_assumed_roles_session_is_logged_with_its_issuer(aws, cloudtrail):
 
 def test_lookup_events_window_pages_and_refusals(kms, cloudtrail):
     key = kms.create_key()["KeyMetadata"]
-    for _ in range(4):
+    for _call in range(4):
         kms.describe_key(KeyId=key["KeyId"])
     _records_all, answer = _records(cloudtrail, key["Arn"], MaxResults=2)
     first_ids = [entry["EventId"] for entry in answer["Events"]]

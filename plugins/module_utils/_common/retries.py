@@ -41,6 +41,7 @@ EXTRA_RETRY_CODES = [
 ]
 THROTTLING_CODES = codes(THROTTLED)
 
+
 class _Retry(AWSRetry):
     """AWSRetry, except that a not-implemented answer is reported under the code UNSUPPORTED knows, never retried."""
 

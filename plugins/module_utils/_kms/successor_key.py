@@ -136,8 +136,8 @@ class SuccessorKey(Engine):
         predecessor = self._keys.resolve(predecessor_arn)
         if predecessor.state in _RETIRED_STATES:
             return named, ("{0} names {1}, the successor of {2}, which is {3}: that rotation is finished, "
-                           "so {1} is the key to rotate now.").format(source_key_id, named.arn, predecessor.arn,
-                                                                     predecessor.state)
+                           "so {1} is the key to rotate now.").format(
+                               source_key_id, named.arn, predecessor.arn, predecessor.state)
         return predecessor, ("{0} names {1}, the successor of {2}, which is still {3}: that rotation is in progress, "
                              "so {2} stays the source and {1} the destination.").format(
                                  source_key_id, named.arn, predecessor.arn, predecessor.state)

@@ -101,8 +101,8 @@ def _answer(error):
 def _patch_key_response_put(original):
     @functools.wraps(original)
     def _key_response_put(self, query, key_name):
-        sub_resource = query.get("uploadId") or any(name in query for name in ("acl", "tagging", "retention",
-                                                                                "legal-hold", "encryption"))
+        sub_resource = query.get("uploadId") or any(
+            name in query for name in ("acl", "tagging", "retention", "legal-hold", "encryption"))
         if not sub_resource:
             action = "CopyObject" if "x-amz-copy-source" in self.headers else "PutObject"
             _begin(action, self.bucket_name, key_name, self.headers)
@@ -145,8 +145,8 @@ def _patch_put_object(original):
             bucket = self.get_bucket(bucket_name)
             if bucket.versioning_status != "Suspended":
                 return original(self, bucket_name, key_name, value, *args, **kwargs)
-            return _put_suspended(bucket, key_name, lambda: original(self, bucket_name, key_name, value, *args,
-                                                                      **kwargs))
+            return _put_suspended(
+                bucket, key_name, lambda: original(self, bucket_name, key_name, value, *args, **kwargs))
     return put_object
 
 

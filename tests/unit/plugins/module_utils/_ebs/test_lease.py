@@ -78,8 +78,8 @@ def test_the_lease_is_renewed_before_a_wait_it_might_not_outlast(estate, lease_t
         written.extend(tag["Value"] for tag in Tags if tag["Key"] == LEASE_TAG)
 
     # Each snapshot (live, final) 'takes' 1000 s: before its wait the lease has less left than a wait may take.
-    recording = RecordingClient(ec2, before={"create_tags": create_tags,
-                                            "create_snapshot": lambda **_kwargs: lease_time.shift(1000)})
+    recording = RecordingClient(ec2, before={
+        "create_tags": create_tags, "create_snapshot": lambda **_kwargs: lease_time.shift(1000)})
     run = _run(recording, kms, volume_ids=[root_id], allow_stop=True)
     assert run.failure is None
     expiries = [lease.Holder(value).expires for value in written]

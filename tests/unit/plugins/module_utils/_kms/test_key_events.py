@@ -73,7 +73,7 @@ def test_events_of_the_key_newest_first_with_who_when_and_the_refusals(kms, clou
 
 def test_the_window_and_every_page_are_read(kms, cloudtrail):
     key = kms.create_key()["KeyMetadata"]
-    for _ in range(60):
+    for _call in range(60):
         kms.describe_key(KeyId=key["KeyId"])
     assert len(list(key_events(cloudtrail, key["Arn"], HOUR_AGO))) == 61
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)

@@ -234,8 +234,8 @@ def test_grants_go_back_on_the_copy_own_version(version_id, pinned):
     ("exists", "null", None),
     ("exists", None, None),
 ])
-def test_a_suspended_bucket_copies_only_when_no_older_null_version_would_be_replaced(null_version, head_version,
-                                                                                      reason):
+def test_a_suspended_bucket_copies_only_when_no_older_null_version_would_be_replaced(
+        null_version, head_version, reason):
     s3 = CopyingS3(null_version=null_version)
     backend = CopyBackend(s3, "b", MIN_PART_SIZE, MIN_PART_SIZE, False, "Suspended")
     head = dict(SMALL, VersionId=head_version) if head_version else dict(SMALL)
