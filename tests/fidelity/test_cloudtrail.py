@@ -18,11 +18,6 @@ def _code(excinfo):
 
 
 @pytest.fixture
-def kms(aws):
-    return aws.client("kms")
-
-
-@pytest.fixture
 def cloudtrail(aws):
     return aws.client("cloudtrail")
 

@@ -11,16 +11,6 @@ def _code(excinfo):
 
 
 @pytest.fixture
-def ec2(aws):
-    return aws.client("ec2")
-
-
-@pytest.fixture
-def kms(aws):
-    return aws.client("kms")
-
-
-@pytest.fixture
 def key(kms):
     metadata = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName="alias/fidelity", TargetKeyId=metadata["KeyId"])

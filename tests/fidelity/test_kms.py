@@ -9,11 +9,6 @@ def _code(excinfo):
 
 
 @pytest.fixture
-def kms(aws):
-    return aws.client("kms")
-
-
-@pytest.fixture
 def key_pair(kms):
     source = kms.create_key()["KeyMetadata"]
     destination = kms.create_key()["KeyMetadata"]

@@ -8,11 +8,6 @@ def _code(excinfo):
     return excinfo.value.response["Error"]["Code"]
 
 
-@pytest.fixture
-def kms(aws):
-    return aws.client("kms")
-
-
 def test_aws_managed_alias_is_the_listed_aws_managed_key(kms):
     listed = {alias["AliasName"]: alias["TargetKeyId"] for alias in kms.list_aliases()["Aliases"]}
     metadata = kms.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]

@@ -22,11 +22,6 @@ def s3(aws):
 
 
 @pytest.fixture
-def kms(aws):
-    return aws.client("kms")
-
-
-@pytest.fixture
 def key_pair(kms):
     return kms.create_key()["KeyMetadata"], kms.create_key()["KeyMetadata"]
 
