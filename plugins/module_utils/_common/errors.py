@@ -156,3 +156,11 @@ def describe_failure(exc):
     if isinstance(exc, RotationError):
         return exc.message
     return error_message(exc)
+
+
+def unreadable_reason(exc):
+    """Why something could not be read (a service, GetKeyLastUsage, CloudTrail), in words for a `reason`."""
+    if is_error(exc, ACCESS_DENIED):
+        return "access denied: {0}".format(error_message(exc))
+    detail = error_message(exc) if error_code(exc) else "{0}: {1}".format(type(exc).__name__, exc)
+    return "could not be read: {0}".format(detail)

@@ -13,9 +13,7 @@ reference against the key and decides what is movable.
 import collections
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.concurrency import run_bounded
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ACCESS_DENIED, NOT_FOUND
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, error_code
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_message, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, ClientError, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 
 # One resource a finder saw: key_ref is the key as the service stores it (id, alias or ARN);
@@ -63,11 +61,3 @@ class RegionContext(object):
                 raise error
             if result is not None:
                 yield result
-
-
-def unreadable_reason(exc):
-    """Why a service (or GetKeyLastUsage) could not be read, for its `reasons`."""
-    if is_error(exc, ACCESS_DENIED):
-        return "access denied: {0}".format(error_message(exc))
-    detail = error_message(exc) if error_code(exc) else "{0}: {1}".format(type(exc).__name__, exc)
-    return "could not be read: {0}".format(detail)

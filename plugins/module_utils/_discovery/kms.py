@@ -2,11 +2,11 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""KMS for kms_key_usage_info: grants on the key, and the key's last cryptographic use."""
+"""KMS for kms_key_usage_info: grants on the key."""
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dates import iso_date
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
-from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import Found, unreadable_reason
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import Found
 
 
 def grants(ctx):
@@ -16,16 +16,3 @@ def grants(ctx):
             "grantee_principal": grant.get("GranteePrincipal"), "name": grant.get("Name"),
             "operations": grant.get("Operations", []), "retiring_principal": grant.get("RetiringPrincipal"),
             "creation_date": iso_date(grant.get("CreationDate"))})
-
-
-def key_last_usage(kms, key_arn):
-    """GetKeyLastUsage in snake_case, or `available: false` with why."""
-    try:
-        answer = kms.get_key_last_usage(KeyId=key_arn, aws_retry=True)
-    except Exception as exc:  # any failure only makes last usage unavailable: endpoints (and SDKs) may lack the operation
-        return {"available": False, "reason": unreadable_reason(exc)}
-    usage = answer.get("KeyLastUsage") or {}
-    return {"available": True, "used": bool(usage), "operation": usage.get("Operation"),
-            "timestamp": iso_date(usage.get("Timestamp")), "cloudtrail_event_id": usage.get("CloudTrailEventId"),
-            "tracking_start_date": iso_date(answer.get("TrackingStartDate")),
-            "key_creation_date": iso_date(answer.get("KeyCreationDate"))}

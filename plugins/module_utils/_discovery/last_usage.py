@@ -38,11 +38,11 @@ import itertools
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, UNKNOWN, dependent
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.alias_history import CLOCK_SKEW, moment_text
-from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import unreadable_reason
-from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.kms import key_last_usage
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import unreadable_reason
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import CLOUDTRAIL_DELAY, LAST_USAGE_DELAY
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import caller_principals, describe_event
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import foreign_uses, key_events
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import key_last_usage
 
 # The service name of last-usage dependents (and of ignore_services).
 LAST_USAGE = "last_usage"

@@ -28,12 +28,13 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents i
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, BotoCoreError, ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import unreadable_reason
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery import data_key_files, dynamodb, ebs, efs
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery import kms, lambda_functions, logs, rds, s3
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery import residue, secretsmanager, sns, sqs, ssm
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.alias_history import DIRECT, AliasHistory
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.alias_history import describe, moment_text, utc_time
-from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import RegionContext, unreadable_reason
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import RegionContext
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.last_usage import LAST_USAGE, last_usage
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.retirement import decide
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.targets import bucket_name, examine_bucket

@@ -2,7 +2,7 @@
 # Copyright: kmsrotate.aws contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""What CloudTrail says a KMS key was used for, and by whom.
+"""What CloudTrail and GetKeyLastUsage say a KMS key was used for, and by whom.
 
 CloudTrail event history (LookupEvents) keeps 90 days of management events,
 KMS's cryptographic calls among them, successes and refusals alike; it is
@@ -30,6 +30,8 @@ import collections
 import datetime
 import json
 
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dates import iso_date
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import unreadable_reason
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -140,3 +142,16 @@ def describe_event(event):
     if event.source_address:
         text += " from {0}".format(event.source_address)
     return text
+
+
+def key_last_usage(kms, key_arn):
+    """GetKeyLastUsage in snake_case, or `available: false` with why."""
+    try:
+        answer = kms.get_key_last_usage(KeyId=key_arn, aws_retry=True)
+    except Exception as exc:  # any failure only makes last usage unavailable: endpoints (and SDKs) may lack the operation
+        return {"available": False, "reason": unreadable_reason(exc)}
+    usage = answer.get("KeyLastUsage") or {}
+    return {"available": True, "used": bool(usage), "operation": usage.get("Operation"),
+            "timestamp": iso_date(usage.get("Timestamp")), "cloudtrail_event_id": usage.get("CloudTrailEventId"),
+            "tracking_start_date": iso_date(answer.get("TrackingStartDate")),
+            "key_creation_date": iso_date(answer.get("KeyCreationDate"))}

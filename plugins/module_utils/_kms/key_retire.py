@@ -34,7 +34,7 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors impor
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import BotoCoreError, ClientError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, error_message, is_error
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
-from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.kms import key_last_usage
+from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import key_last_usage
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import CLOUDTRAIL_DELAY
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import describe_event, key_events
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.key_events import refused_uses
