@@ -24,7 +24,8 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors impor
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs import planner
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.lease import InstanceLease
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.snapshot_rekey import SnapshotRekeyer
-from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.volume_swap import InstanceSwap, VolumeReplacer
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.instance_swap import InstanceSwap
+from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.volume_swap import VolumeReplacer
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.waits import Waits
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, resolve_rekey_keys
 
