@@ -12,7 +12,6 @@ fails before the instance runs on its new volumes.
 import time
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError, describe_failure
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.markers import SWAP_TAG, tags_of
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.planner import FAILED, MIGRATED, UNCHANGED, VolumePlan
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.volume_swap import FINAL, LIVE, VolumeOutcome, describe_instance
