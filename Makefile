@@ -24,11 +24,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(BIN)/python -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: help test demo venv core-oldest collection sanity lint units integration fidelity bench changelog build clean
+.PHONY: help test demo venv core-oldest collection sanity lint units integration fidelity proof-small proof bench changelog build clean
 
 help:
 	@echo "make test     sanity, lint, unit, fidelity and integration tests (what CI runs)"
 	@echo "make demo     a rotation end to end on the built-in local AWS endpoint"
+	@echo "make proof    the proof suite at its large size (chaos, faults, concurrent writer; not part of make test)"
 	@echo "make bench    benchmarks (print figures; not part of make test)"
 
 $(BIN)/.installed: requirements-dev.txt constraints.txt
@@ -81,7 +82,15 @@ fidelity: collection
 integration: collection core-oldest
 	PATH=$(BIN):$$PATH $(PYTEST) tests/integration $(PYTEST_ARGS)
 
-test: sanity lint units fidelity integration
+# The proof suite (docs/proof.md): chaos, faults and a concurrent writer over
+# a whole role run; small in make test, large in make proof.
+proof-small: collection
+	PATH=$(BIN):$$PATH $(PYTEST) tests/proof $(PYTEST_ARGS)
+
+proof: collection
+	KMSROTATE_PROOF_SIZE=large PATH=$(BIN):$$PATH $(PYTEST) tests/proof $(PYTEST_ARGS)
+
+test: sanity lint units fidelity integration proof-small
 
 demo: collection
 	PATH=$(BIN):$$PATH $(BIN)/python tools/demo.py

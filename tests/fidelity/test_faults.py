@@ -82,3 +82,39 @@ def test_stats_count_requests_by_service_and_action(aws):
     assert stats["s3:PutObject"] == 1
     assert stats["s3:HeadObject"] == 1
     assert stats["s3:CopyObject"] == 1
+
+
+def _wait_for(condition, timeout=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in {0} s".format(timeout)
+        time.sleep(0.02)
+
+
+def test_hold_parks_a_request_until_the_rules_are_replaced_then_serves_it(aws):
+    import threading
+
+    kms = aws.client("kms", **NO_RETRY)
+    aws.set_faults([{"kind": "hold", "service": "kms", "action": "CreateKey", "after": 1, "count": 1}])
+    kms.create_key(Description="first")  # skipped by after=1
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(kms.create_key(Description="held")))
+    caller.start()
+    _wait_for(lambda: aws.faults()[0]["holding"] == 1)
+    # Parked before moto: the key does not exist yet, and the caller has no answer.
+    descriptions = [kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["Description"]
+                    for key in kms.list_keys()["Keys"]]
+    assert "held" not in descriptions and caller.is_alive() and not answers
+    aws.set_faults([])
+    caller.join(10)
+    assert answers and answers[0]["KeyMetadata"]["Description"] == "held"
+    kms.create_key(Description="after")  # count=1: nothing else is held
+
+
+def test_hold_ends_after_ms(aws):
+    kms = aws.client("kms", **NO_RETRY)
+    aws.set_faults([{"kind": "hold", "service": "kms", "action": "ListKeys", "ms": 200}])
+    kms.list_keys()  # answered once the 200 ms hold is over, rules unchanged
+    assert aws.faults()[0] == dict(aws.faults()[0], fired=1, holding=0)

@@ -6,6 +6,12 @@ Tests switch faults on and off at run time through the control API
 test run is repeatable) or on a fixed window of matching requests (`after`
 skipped, then `count` fired). Errors are written in each service's own wire
 format, so botocore parses them exactly as it would parse AWS's.
+
+A `hold` rule parks the requests it fires on, before moto sees them, until
+the rules are replaced or cleared (or `ms` passes); then they are served
+normally. A test uses it to stop a client at an exact request: kill the
+client while the request is held, release it, and the change lands with no
+one left to read the answer, as when a connection dies after AWS acted.
 """
 
 import json
@@ -25,7 +31,9 @@ _DEFAULT_THROTTLE = (400, "ThrottlingException", "Rate exceeded")
 _JSON_PROTOCOL_SERVICES = {"kms", "secretsmanager", "ssm", "dynamodb", "logs", "lambda", "elasticfilesystem"}
 _INTERNAL_ERROR = {"kms": "KMSInternalException", "s3": "InternalError", "ec2": "InternalError"}
 
-KINDS = ("latency", "throttle", "error", "drop")
+KINDS = ("latency", "throttle", "error", "drop", "hold")
+# How long a hold lasts when its rule gives no `ms`: less than botocore's 60 s read timeout.
+DEFAULT_HOLD_MS = 50000
 
 
 class FaultRule:
@@ -47,6 +55,8 @@ class FaultRule:
         self.message = message
         self.matched = 0
         self.fired = 0
+        self.holding = 0
+        self.released = threading.Event()
 
     def matches(self, service, action):
         return (self.service in (None, service)) and (self.action in (None, action))
@@ -66,7 +76,14 @@ class FaultRule:
 
     def describe(self):
         return {"kind": self.kind, "service": self.service, "action": self.action, "rate": self.rate,
-                "count": self.count, "after": self.after, "matched": self.matched, "fired": self.fired}
+                "count": self.count, "after": self.after, "matched": self.matched, "fired": self.fired,
+                "holding": self.holding}
+
+    def hold(self, lock):
+        """Park the calling request until the rule is released or its time is up (called without the lock)."""
+        self.released.wait((self.ms or DEFAULT_HOLD_MS) / 1000.0)
+        with lock:
+            self.holding -= 1
 
 
 def error_response(service, status, code, message):
@@ -104,8 +121,11 @@ class FaultInjector:
     def configure(self, rules, seed=0):
         parsed = [FaultRule(**rule) for rule in rules]
         with self._lock:
+            replaced = self._rules
             self._rules = parsed
             self._rng = random.Random(seed)
+        for rule in replaced:
+            rule.released.set()
 
     def clear(self):
         self.configure([])
@@ -115,9 +135,13 @@ class FaultInjector:
             return [rule.describe() for rule in self._rules]
 
     def plan(self, service, action):
-        """The faults to apply to this request: (latency seconds, failing rule or None)."""
+        """The faults to apply to this request: (latency seconds, failing rule or None).
+
+        A hold that fires parks the request here, outside the lock, before anything else applies.
+        """
         delay = 0.0
         failing = None
+        holds = []
         with self._lock:
             for rule in self._rules:
                 if not rule.matches(service, action):
@@ -125,8 +149,14 @@ class FaultInjector:
                 if rule.kind == "latency":
                     if rule.decide(self._rng):
                         delay += rule.ms / 1000.0
+                elif rule.kind == "hold":
+                    if rule.decide(self._rng):
+                        rule.holding += 1
+                        holds.append(rule)
                 elif failing is None and rule.decide(self._rng):
                     failing = rule
+        for rule in holds:
+            rule.hold(self._lock)
         return delay, failing
 
 
