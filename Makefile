@@ -19,12 +19,16 @@ GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 OLDEST_CORE := ansible-core==2.17.14
 OLDEST_VENV := $(CURDIR)/.venv-oldest-core
 export KMSROTATE_OLDEST_CORE_BIN := $(OLDEST_VENV)/bin
+# The sops client (PyPI sops 1.18, the Python implementation) pins
+# ruamel.yaml<0.18, which ansible-lint cannot share: it has its own virtualenv.
+SOPS_VENV := $(CURDIR)/.venv-sops
+export KMSROTATE_SOPS_BIN := $(SOPS_VENV)/bin/sops
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(BIN)/python -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: help test demo venv core-oldest collection sanity lint units integration fidelity proof-small proof bench changelog build clean
+.PHONY: help test demo venv core-oldest sops-client browser collection sanity lint units integration fidelity proof-small proof bench changelog build clean
 
 help:
 	@echo "make test     sanity, lint, unit, fidelity and integration tests (what CI runs)"
@@ -48,6 +52,21 @@ $(OLDEST_VENV)/.installed: Makefile requirements-dev.txt
 	touch $@
 
 core-oldest: $(OLDEST_VENV)/.installed
+
+$(SOPS_VENV)/.installed: Makefile requirements-dev.txt
+	$(PYTHON) -m venv $(SOPS_VENV)
+	$(SOPS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'sops==1.18' 'ruamel.yaml<0.18' \
+		$$(grep -E '^(boto3|botocore)==' requirements-dev.txt)
+	touch $@
+
+sops-client: $(SOPS_VENV)/.installed
+
+# A real browser for the HTML report's test and the demo's screenshot:
+# chromium from the Debian packages, installed when it is missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
@@ -79,7 +98,7 @@ units: collection
 fidelity: collection
 	$(PYTEST) tests/fidelity $(PYTEST_ARGS)
 
-integration: collection core-oldest
+integration: collection core-oldest sops-client browser
 	PATH=$(BIN):$$PATH $(PYTEST) tests/integration $(PYTEST_ARGS)
 
 # The proof suite (docs/proof.md): chaos, faults and a concurrent writer over
@@ -105,4 +124,4 @@ build: venv
 	$(BIN)/ansible-galaxy collection build --force
 
 clean:
-	rm -rf $(BUILD) build $(VENV) $(OLDEST_VENV) tests/output
+	rm -rf $(BUILD) build $(VENV) $(OLDEST_VENV) $(SOPS_VENV) tests/output
