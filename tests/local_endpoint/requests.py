@@ -4,7 +4,9 @@ The fault layer and the request counters match on (service, action). The
 service comes from the SigV4 credential scope every SDK request carries; the
 action from the protocol: the X-Amz-Target header (JSON protocols), the form
 body's Action (query protocols) or, for S3's REST protocol, method, key and
-sub-resource.
+sub-resource. S3 Control signs as `s3` too: its requests (versioned path,
+x-amz-account-id header) are service `s3control`, actions named by method and
+path (CreateJob, DescribeJob, ListJobs, UpdateJobStatus, UpdateJobPriority).
 """
 
 import re
@@ -25,12 +27,34 @@ _S3_OBJECT_SUBRESOURCES = {
 _S3_OBJECT_ACTIONS = {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"}
 _S3_BUCKET_ACTIONS = {"GET": "ListObjects", "HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket",
                       "POST": "DeleteObjects"}
+S3CONTROL_PATH_PREFIX = "/v20180820/"
+S3CONTROL_JOBS_PATH = "/v20180820/jobs"
+# S3 Control Batch Operations actions by (method, what follows /jobs/{id}: "" for the collection, "id" for a job).
+_S3CONTROL_JOB_ACTIONS = {
+    ("POST", ""): "CreateJob", ("GET", ""): "ListJobs", ("GET", "id"): "DescribeJob",
+    ("POST", "status"): "UpdateJobStatus", ("POST", "priority"): "UpdateJobPriority",
+    ("GET", "tagging"): "GetJobTagging", ("PUT", "tagging"): "PutJobTagging", ("DELETE", "tagging"): "DeleteJobTagging",
+}
 
 
 def service_of(environ):
-    """The SigV4 signing name of the request, or None for an unsigned one."""
+    """The SigV4 signing name of the request (`s3control` for S3 Control), or None for an unsigned one."""
     match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return match.group(1) if match else None
+    service = match.group(1) if match else None
+    if (service == "s3" and environ.get("PATH_INFO", "").startswith(S3CONTROL_PATH_PREFIX)
+            and environ.get("HTTP_X_AMZ_ACCOUNT_ID")):
+        return "s3control"
+    return service
+
+
+def s3control_job_request(method, path):
+    """(action or None, job id or None) of an S3 Control jobs request; None for any other path."""
+    if path != S3CONTROL_JOBS_PATH and not path.startswith(S3CONTROL_JOBS_PATH + "/"):
+        return None
+    parts = [part for part in path[len(S3CONTROL_JOBS_PATH):].split("/") if part]
+    job_id = parts[0] if parts else None
+    what = "" if not parts else "id" if len(parts) == 1 else "/".join(parts[1:])
+    return _S3CONTROL_JOB_ACTIONS.get((method, what)), job_id
 
 
 def buffered_body(environ):
@@ -74,6 +98,9 @@ def action_of(environ, service):
         return target.rsplit(".", 1)[-1]
     method = environ.get("REQUEST_METHOD", "GET")
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if service == "s3control":
+        job_request = s3control_job_request(method, environ.get("PATH_INFO", "/"))
+        return job_request[0] if job_request else None
     if service == "s3":
         action = _s3_action(method, environ.get("PATH_INFO", "/"), query)
         if action == "PutObject" and environ.get("HTTP_X_AMZ_COPY_SOURCE"):

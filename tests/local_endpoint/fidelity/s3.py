@@ -95,6 +95,9 @@ _writers = []
 class S3Error(Exception):
     def __init__(self, status, code, message):
         super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
         self.answer = error_response("s3", status, code, message)
 
 
@@ -244,6 +247,16 @@ def _update_object_encryption(environ):
     bucket, key = _bucket_and_key(environ)
     version_id = _version_of(environ)
     key_arn, bucket_key = _requested_encryption(buffered_body(environ))
+    update_object_encryption(bucket, key, version_id, key_arn, bucket_key)
+    return "200 OK", [("Content-Length", "0")], b""
+
+
+def update_object_encryption(bucket, key, version_id, key_arn, bucket_key):
+    """UpdateObjectEncryption of one version (the current one when version_id is None), in process.
+
+    key_arn is a key ARN, bucket_key "true" or "false". Raises S3Error with what the API would answer, so
+    S3 Batch Operations tasks (s3control_batch_jobs.py) fail exactly as the request would.
+    """
     stored = _stored_object(bucket, key, version_id)
     if stored is None:
         raise S3Error(404, "NoSuchKey", "The specified key does not exist.")
@@ -260,7 +273,6 @@ def _update_object_encryption(environ):
         stored.encryption = "aws:kms"
         stored.kms_key_id = key_arn
         stored.bucket_key_enabled = bucket_key
-    return "200 OK", [("Content-Length", "0")], b""
 
 
 def run_armed_writer(action, bucket, key, phase):
