@@ -39,6 +39,10 @@ _CODES = {
         "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",  # SQS
         "NotFound",  # SNS
         "DBInstanceNotFound", "DBClusterNotFoundFault",  # RDS
+        "ParameterNotFound",  # SSM
+        "FileSystemNotFound",  # EFS
+        "RepositoryNotFoundException",  # ECR
+        "ClusterNotFound",  # Redshift
         # EC2 codes end in ".NotFound" (InvalidVolume.NotFound, InvalidSnapshot.NotFound, ...): see error_kind.
     ]),
     ACCESS_DENIED: frozenset([

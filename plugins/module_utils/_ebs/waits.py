@@ -4,14 +4,14 @@
 
 """ebs_kms_migrate's waits for snapshots, volumes and instances, bounded by its wait_timeout."""
 
-import math
 import time
 
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import THROTTLED, RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import WaiterError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.waits import wait_bounded
 
 # Seconds between two polls of a waiter. AWS takes seconds to hours per step.
 POLL_DELAY = 5
+_FIX = ("look at the resource in the EC2 console, raise wait_timeout if it is only slow, "
+        "then run the task again: it resumes where it stopped.")
 
 
 class Waits(object):
@@ -31,22 +31,4 @@ class Waits(object):
     def wait(self, waiter_name, resource, **kwargs):
         if self._before_wait is not None:
             self._before_wait()
-        deadline = self._clock() + self._timeout
-        waiter = self._ec2.get_waiter(waiter_name)
-        # A waiter gives up on the first error it has no acceptor for, and EC2
-        # throttles describe calls too: keep waiting through throttling until
-        # the deadline, and only through throttling.
-        while True:
-            attempts = max(1, int(math.ceil((deadline - self._clock()) / self._delay)))
-            try:
-                waiter.wait(WaiterConfig={"Delay": self._delay, "MaxAttempts": attempts}, **kwargs)
-                return
-            except WaiterError as exc:
-                if is_error(exc, THROTTLED) and self._clock() < deadline:
-                    continue
-                raise RotationError(
-                    "Waiting for {0} failed: {1}.".format(waiter_name.replace("_", " "), exc.kwargs.get("reason")
-                                                          or exc),
-                    resource=resource,
-                    fix="look at the resource in the EC2 console, raise wait_timeout if it is only slow, "
-                        "then run the task again: it resumes where it stopped.")
+        wait_bounded(self._ec2, waiter_name, self._timeout, resource, _FIX, self._delay, clock=self._clock, **kwargs)

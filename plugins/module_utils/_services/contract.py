@@ -23,12 +23,10 @@ the source key, check mode, the markers, and the result entry.
 """
 
 import collections
-import math
-import time
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, dependent
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import THROTTLED, RotationError
-from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import WaiterError, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import RotationError
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.waits import wait_bounded
 from ansible_collections.kmsrotate.aws.plugins.module_utils._services.retention import NEVER
 
 # key_ref: the key as the service stores it (id, alias or ARN; None for the service's default).
@@ -39,6 +37,8 @@ NOTHING_LEFT = Residue(None, [])
 
 # Seconds between two polls of a waiter.
 POLL_DELAY = 2
+_WAIT_FIX = ("raise wait_timeout if the service is only slow, then run the task again: a resource already under the "
+             "destination key is left as it is.")
 
 
 class ResourceNotFound(Exception):
@@ -85,8 +85,6 @@ class Handler(object):
     SERVICE = None
     # The AWS managed key a resource that names no key is under, if any (alias name).
     DEFAULT_KEY = None
-    # Not-found error codes of this service that _common/errors.py does not list.
-    NOT_FOUND_CODES = ()
 
     def __init__(self, job):
         self.job = job
@@ -124,21 +122,8 @@ class Handler(object):
 
 
 def wait_for(client, waiter_name, timeout, resource, **kwargs):
-    """A botocore waiter bounded by the module's wait_timeout, waiting through throttling until then."""
-    deadline = time.monotonic() + timeout
-    waiter = client.get_waiter(waiter_name)
-    while True:
-        attempts = max(1, int(math.ceil((deadline - time.monotonic()) / POLL_DELAY)))
-        try:
-            waiter.wait(WaiterConfig={"Delay": POLL_DELAY, "MaxAttempts": attempts}, **kwargs)
-            return
-        except WaiterError as exc:
-            if is_error(exc, THROTTLED) and time.monotonic() < deadline:
-                continue
-            raise RotationError("Waiting for {0} failed: {1}.".format(
-                waiter_name.replace("_", " "), exc.kwargs.get("reason") or exc), resource=resource,
-                fix="raise wait_timeout if the service is only slow, then run the task again: a resource already "
-                    "under the destination key is left as it is.")
+    """A botocore waiter bounded by the module's wait_timeout (see _common/waits.py)."""
+    wait_bounded(client, waiter_name, timeout, resource, _WAIT_FIX, POLL_DELAY, **kwargs)
 
 
 def tag_list(tags):

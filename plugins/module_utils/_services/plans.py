@@ -63,7 +63,6 @@ class RdsClusterPlan(PlanHandler):
 class EfsPlan(PlanHandler):
     SERVICE = "efs"
     REASON = "An EFS file system's key is fixed when it is created."
-    NOT_FOUND_CODES = ("FileSystemNotFound",)
     STEPS = ("create a replication to a new file system encrypted with the new key "
              "(aws efs create-replication-configuration, destination KmsKeyId)",
              "when it is in sync, delete the replication (the copy becomes writable) and move the mount targets "
@@ -78,7 +77,6 @@ class EfsPlan(PlanHandler):
 class EcrPlan(PlanHandler):
     SERVICE = "ecr"
     REASON = "An ECR repository's encryption settings are fixed when it is created."
-    NOT_FOUND_CODES = ("RepositoryNotFoundException",)
     STEPS = ("create a new repository with encryption KMS and the new key "
              "(aws ecr create-repository --encryption-configuration encryptionType=KMS,kmsKey=<destination key ARN>)",
              "copy every image to it (pull and push, or a replication rule), repoint its users",
@@ -121,7 +119,6 @@ class RedshiftPlan(PlanHandler):
     SERVICE = "redshift"
     REASON = ("Redshift changes a cluster's key only by migrating the cluster (ModifyCluster with a new KmsKeyId), "
               "which takes it read-only for the migration; this module does not start that.")
-    NOT_FOUND_CODES = ("ClusterNotFound",)
     STEPS = ("schedule a window: the cluster is read-only while Redshift migrates it",
              "aws redshift modify-cluster --cluster-identifier <cluster> --encrypted --kms-key-id <destination key ARN>",
              "snapshots made before keep the old key: copy the ones to keep, then delete them")

@@ -218,7 +218,7 @@ class ServiceRekey(Engine):
         except ResourceNotFound:
             return _not_found(arn, service)
         except (ClientError, BotoCoreError, RotationError) as exc:
-            if is_error(exc, NOT_FOUND, codes=handler.NOT_FOUND_CODES):
+            if is_error(exc, NOT_FOUND):
                 return _not_found(arn, service)
             return _unknown(arn, service, _failure("could not be read", exc), keys.source.arn)
         key_before = handler.job.key_arn(current.key_ref, handler.DEFAULT_KEY)

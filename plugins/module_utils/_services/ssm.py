@@ -31,7 +31,6 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._services.contract i
 from ansible_collections.kmsrotate.aws.plugins.module_utils._services.contract import tag_list
 from ansible_collections.kmsrotate.aws.plugins.module_utils._services.retention import NEVER
 
-PARAMETER_NOT_FOUND = "ParameterNotFound"
 # The options of PutParameter that DescribeParameters tells and a rewrite must keep.
 _KEPT = ("Tier", "Description", "AllowedPattern", "DataType")
 
