@@ -10,10 +10,23 @@ use, and gives every one the same two listeners: the limit's ThrottleWatch
 connection itself is amazon.aws's: a module's or inventory plugin's
 `client()` with its credentials, endpoint and region handling, wrapped to
 retry with aws_retry; tests pass their own `connect`.
+
+S3 Control (Batch Operations) names the account in the host: botocore sends
+`<account>.s3-control.<region>.amazonaws.com`, and puts the same label in
+front of a custom endpoint_url too (`123456789012.127.0.0.1:4566`), a name
+that can never resolve when the endpoint's host is an IP literal or
+`localhost`. For such endpoints only, the s3control client drops that label
+before the request is signed (a `before-sign` handler on that client alone),
+so the signature covers the host actually reached; the account still travels
+in the `x-amz-account-id` header botocore always sends. Any other endpoint,
+AWS's own included, is left exactly as botocore built it. The account id
+itself comes from STS GetCallerIdentity, once per run (`account_id()`).
 """
 
 import collections
+import ipaddress
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.retries import ThrottleWatch, aws_retry
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.retries import client_config
@@ -42,6 +55,28 @@ class RequestCounter(object):
             self.counts[operation] += 1
 
 
+def _is_local_host(hostname):
+    """Whether a host name is an IP literal or localhost: no DNS name can sit under it."""
+    if hostname == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return True
+
+
+def strip_account_label(request=None, **kwargs):
+    """`before-sign` handler of an s3control client: `<account>.<IP or localhost>` becomes the IP or localhost."""
+    del kwargs
+    parts = urlsplit(request.url)
+    # Read from the netloc itself: `<account>.[::1]:port` is no host urlsplit can parse.
+    account, _dot, rest = parts.netloc.partition(".")
+    host = rest[1:rest.find("]")] if rest.startswith("[") else rest.rsplit(":", 1)[0]
+    if account.isdigit() and _is_local_host(host):
+        request.url = urlunsplit((parts.scheme, rest, parts.path, parts.query, parts.fragment))
+
+
 class Clients(object):
     """connect(service, region, config) -> a client whose calls take aws_retry=True; region None is the default."""
 
@@ -54,6 +89,7 @@ class Clients(object):
         self.requests = RequestCounter()
         self._made = {}
         self._lock = threading.Lock()
+        self._account_id = None
 
     @classmethod
     def from_ansible(cls, owner, limit, region=None):
@@ -80,5 +116,13 @@ class Clients(object):
                 raw = getattr(client, "client", client)
                 self._watch.attach(raw)
                 self.requests.attach(raw)
+                if service == "s3control":
+                    raw.meta.events.register("before-sign", strip_account_label)
                 self._made[(service, region)] = client
         return client
+
+    def account_id(self):
+        """The caller's account id (STS GetCallerIdentity, asked once per run)."""
+        if self._account_id is None:
+            self._account_id = self("sts").get_caller_identity(aws_retry=True)["Account"]
+        return self._account_id
