@@ -48,7 +48,7 @@ author:
 options:
   paths:
     description:
-      - Files or glob patterns (C(**) matches directories recursively). Each file holds one blob.
+      - Files or glob patterns (C(**) matches directories recursively). Each file holds one blob, or is a sops file (see O(format)).
       - A plain path that does not exist, or a pattern that matches no file, fails the task before anything changes.
       - Symbolic links are followed, and the file they point to is replaced.
       - A glob never matches the module's own files, so a later run with a wide glob never re-wraps them. These are
@@ -61,13 +61,26 @@ options:
     description:
       - How blobs are stored in the files.
       - V(auto) reads a file whose whole content (less surrounding white space, line breaks ignored) is valid
-        base64 text as V(base64), and anything else as V(binary). A binary KMS blob is never valid base64 text.
+        base64 text as V(base64), text with a top-level C(sops) key as V(sops), and anything else as V(binary). A
+        binary KMS blob is never valid base64 text, and a sops file never is either.
+      - V(sops) reads sops-encrypted YAML and JSON files (as the Go sops 3.x and the Python sops 1.x write them). Each
+        AWS KMS entry of the file's metadata (C(sops.kms[]), and C(sops.key_groups[].kms[])) whose key is a source
+        key is re-wrapped with C(ReEncrypt) under its own encryption context (the entry's C(context), as both source
+        and destination context; O(encryption_context) does not apply), and its C(enc) and C(arn) are replaced in the
+        text. Every other byte of the file (values, comments, quoting, indentation, line endings, C(lastmodified),
+        C(mac)) stays as it was, since the data key itself does not change and the MAC does not cover the master-key
+        entries. C(sops -d) then works with the old key disabled. C(created_at) is kept, as it dates the data key.
+      - Entries under other keys, and PGP, age, GCP, Azure and Vault entries, are left alone. An entry in another
+        region, or in another account unless its key ARN is in O(source_key_ids), is left alone without a request
+        (C(skipped), with the reason). A sops file is one result (RV(results[].sops_entries) lists its entries) and
+        is written once. It may be larger than a blob, up to 16 MiB. YAML sops files need PyYAML on the host the
+        module runs on; multi-document YAML is not supported.
       - Base64 text may be on one line or wrapped at any width (76 columns as the C(base64) command writes it), with
         LF or CRLF line endings.
       - A file is always written back in the layout it was read in (V(binary), or base64 with the same line width,
         line ending and surrounding white space, such as the trailing newline).
     type: str
-    choices: [auto, base64, binary]
+    choices: [auto, base64, binary, sops]
     default: auto
   ciphertext_blobs:
     description:
@@ -116,7 +129,9 @@ notes:
   - A blob that is already under the destination key is not re-wrapped to change its encryption context.
   - A file reported as C(not_a_blob) is not in RV(dependents), since nothing KMS could read is under any key; the
     module cannot tell which key, if any, a file holds when it cannot be a blob.
-  - Supports check mode and diff mode. The diff shows, per file, the key ARN before and after.
+  - Supports check mode and diff mode. The diff shows, per file, the key ARN before and after. For a sops file it shows
+    the C(arn) of each entry that moves (C(sops.kms[0].arn), ...), not its C(enc), which is ciphertext, not secret,
+    but long and says nothing more.
 extends_documentation_fragment:
   - kmsrotate.aws.rekey
   - kmsrotate.aws.concurrency
@@ -162,6 +177,14 @@ EXAMPLES = r"""
 - name: Store the re-wrapped blobs
   ansible.builtin.set_fact:
     stored_data_keys: "{{ rewrapped.ciphertext_blobs }}"
+
+- name: Re-wrap the AWS KMS entries of sops-encrypted YAML and JSON files, so sops -d works once the old key is disabled
+  kmsrotate.aws.kms_data_key_rewrap:
+    destination_key_id: alias/my-key
+    source_key_ids: [ee740549-6491-47b0-810d-1365b9b52792]
+    paths: /srv/deploy/secrets/**/*.enc.yaml
+    format: sops
+    backup: true
 
 - name: See what would change, per file, without writing anything
   kmsrotate.aws.kms_data_key_rewrap:
@@ -209,7 +232,9 @@ skipped:
   type: int
   sample: 0
 results:
-  description: One entry per blob, files in the order they were named and expanded, after inline blobs.
+  description:
+    - One entry per blob, files in the order they were named and expanded, after inline blobs.
+    - A sops file is one entry, with its KMS entries in RV(results[].sops_entries).
   returned: always
   type: list
   elements: dict
@@ -252,6 +277,33 @@ results:
     in_place:
       description: True for a hard-linked file rewritten in place (O(hard_links=rewrite_in_place)).
       type: bool
+    sops_entries:
+      description:
+        - For a sops file, one entry per AWS KMS entry of its metadata. The file's RV(results[].action) is C(failed)
+          when any entry failed (the entries that moved are still written), else C(rewrapped) when any moved, else
+          C(unchanged) when any is under the destination, else C(skipped).
+      type: list
+      elements: dict
+      contains:
+        entry:
+          description: Where the entry is in the file.
+          type: str
+          sample: sops.kms[0]
+        arn:
+          description: The C(arn) the entry had before the task.
+          type: str
+        action:
+          description: C(rewrapped), C(unchanged), C(skipped) or C(failed).
+          type: str
+        source_key_arn:
+          description: The key its C(enc) was under, as C(ReEncrypt) tells it (absent when no request was made).
+          type: str
+        destination_key_arn:
+          description: The key it is under after the task.
+          type: str
+        reason:
+          description: Why it was skipped or failed.
+          type: str
     extended_attributes:
       description: For a file replaced by a rename, the extended attributes given to the new file.
       type: dict
@@ -293,6 +345,8 @@ dependents:
       C(unknown) (its key could not be learnt, or it could not be written). Each backup made (O(backup=true)) is
       C(retained) under the old key. Blobs already under the destination or outside O(source_key_ids), files that
       are not blobs, and, in a real run, blobs re-wrapped are not listed.
+    - For a sops file, each KMS entry is its own dependent (RV(dependents[].entry) says which). An entry that failed
+      (for example one under a disabled source key) is C(unknown), with the key its C(arn) names.
   returned: always
   type: list
   elements: dict
@@ -315,6 +369,10 @@ dependents:
     count:
       description: How many blobs the entry stands for, always 1.
       type: int
+    entry:
+      description: For a sops file, which KMS entry of it (C(sops.kms[0]), ...).
+      type: str
+      returned: for sops files
   sample:
     - resource: /etc/myapp/keys/orders.key
       service: data_key_files

@@ -125,7 +125,8 @@ def _change_since_read(blob_file, handle):
     changed = [name[3:] for name in _SAME_FILE if getattr(now, name) != getattr(blob_file.stat, name)]
     if changed:
         return ", ".join(changed)
-    if os.pread(handle.fileno(), blob_format.MAX_FILE_BYTES + 1, 0) != blob_file.data:
+    # One byte more than was read, so content appended since is seen too (a sops file is larger than a blob).
+    if os.pread(handle.fileno(), len(blob_file.data) + 1, 0) != blob_file.data:
         return "content"
     return None
 

@@ -30,7 +30,8 @@ import base64
 import binascii
 import re
 
-FORMATS = ("auto", "base64", "binary")
+# sops files (sops_files) are one more format of kms_data_key_rewrap; `auto` recognises them too.
+FORMATS = ("auto", "base64", "binary", "sops")
 BASE64 = "base64"
 BINARY = "binary"
 
