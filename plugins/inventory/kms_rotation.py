@@ -20,6 +20,11 @@ description:
   - "Groups: C(kms_rotation) (every host), C(region_<region>) and C(strategy_<strategy>), plus whatever O(keyed_groups)
     and O(groups) add."
   - The inventory file must end with C(kms_rotation.yml) or C(kms_rotation.yaml).
+  - "Many accounts: with O(assume_role_arn) (one account per inventory source, amazon.aws's own option) or
+    O(assume_role_arns) (several accounts in one source), keys are listed with each role's credentials. Each host
+    then carries C(kms_rotation_iam_role_arn), which makes the C(kmsrotate.aws.rotation) role assume the same role
+    and run in that account, and its name ends with the account id (C(app-data_us-east-1_111122223333)), so the same
+    alias in two accounts makes two hosts. Every host carries C(kms_rotation_account_id)."
 extends_documentation_fragment:
   - inventory_cache
   - constructed
@@ -70,6 +75,15 @@ options:
       - Fill the target variables from usage discovery. Without it, hosts only get the key, region, aliases and strategy.
     type: bool
     default: true
+  assume_role_arns:
+    description:
+      - Roles to assume in turn, one per account, each with the credentials given to the plugin (not chained through
+        the previous role). Keys are listed in every account, in every region of O(regions).
+      - Use either this or O(assume_role_arn).
+    type: list
+    elements: str
+    default: []
+    aliases: [iam_role_arns]
   usage_services:
     description:
       - Services usage discovery searches (the O(kmsrotate.aws.kms_key_usage_info#module:services) names). All when empty.
@@ -97,12 +111,24 @@ compose:
   kms_rotation_retire: "'none' if kms_rotation_blocking > 0 else 'disable'"
 
 # Then: ansible-playbook -i demo.kms_rotation.yml kmsrotate.aws.rotate --check
+
+# accounts.kms_rotation.yml: the keys of two accounts, each host rotated in its own account
+plugin: kmsrotate.aws.kms_rotation
+regions: [eu-west-1]
+aliases: [alias/app-*]
+assume_role_arns:
+  - arn:aws:iam::111111111111:role/kms-rotation
+  - arn:aws:iam::222222222222:role/kms-rotation
+keyed_groups:
+  - key: kms_rotation_account_id
+    prefix: account
 """
 
 import fnmatch
 
 from ansible.errors import AnsibleError
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.clients import Clients
@@ -123,10 +149,11 @@ def _ids_of(usage, resource_type):
     return [entry["id"] for entry in usage["resources"] if entry["resource_type"] == resource_type]
 
 
-def _host_vars(facts, usage):
-    """The rotation role's variables for one key, from its rotation facts and usage."""
+def _host_vars(facts, usage, role_arn):
+    """The rotation role's variables for one key, from its rotation facts and usage, and the role it was found as."""
     host_vars = {
         "kms_rotation_source_key": facts["key_arn"],
+        "kms_rotation_account_id": parse_aws_arn(facts["key_arn"])["account_id"],
         "kms_rotation_region": facts["region"],
         "kms_rotation_aliases": facts["aliases"],
         "kms_rotation_strategy": facts["strategy"],
@@ -135,6 +162,8 @@ def _host_vars(facts, usage):
         "kms_rotation_key_spec": facts["key_spec"],
         "kms_rotation_origin": facts["origin"],
     }
+    if role_arn:
+        host_vars["kms_rotation_iam_role_arn"] = role_arn
     if usage is not None:
         host_vars.update({
             "kms_rotation_s3_buckets": _ids_of(usage, "s3_bucket_default_encryption"),
@@ -149,8 +178,11 @@ def _host_vars(facts, usage):
     return host_vars
 
 
-def _host_name(facts):
+def _host_name(facts, role_arn):
+    """<alias or key id>_<region>, and _<account> for a key found through a role (one alias may be in several)."""
     name = facts["aliases"][0][len("alias/"):].replace("/", "-") if facts["aliases"] else facts["key_id"]
+    if role_arn:
+        return "{0}_{1}_{2}".format(name, facts["region"], parse_aws_arn(facts["key_arn"])["account_id"])
     return "{0}_{1}".format(name, facts["region"])
 
 
@@ -181,12 +213,30 @@ class InventoryModule(AWSInventoryBase):
                 continue
             yield listed["KeyArn"]
 
-    def _discover(self, regions):
-        """Plain host records for every selected key: what the cache keeps."""
+    def _roles(self):
+        """The role to list keys as, per account: None for the credentials as given (or assume_role_arn's)."""
+        roles = self.get_option("assume_role_arns")
+        if roles and self.get_option("assume_role_arn"):
+            raise AnsibleError("kms_rotation inventory: set assume_role_arn or assume_role_arns, not both.")
+        return roles or [None]
+
+    def _discover(self):
+        """Plain host records for every selected key of every account: what the cache keeps."""
+        records = []
+        for role_arn in self._roles():
+            if role_arn:
+                # amazon.aws's own assume-role, made with the credentials as given, not the previous role's.
+                self._frozen_credentials = {}
+                self._freeze_iam_role(role_arn)
+            records.extend(self._discover_account(role_arn or self.get_option("assume_role_arn")))
+        return records
+
+    def _discover_account(self, role_arn):
+        """Host records of the keys the current credentials see, in every region."""
         patterns = [pattern if pattern.startswith("alias/") else "alias/" + pattern
                     for pattern in self.get_option("aliases")]
         records = []
-        for region in regions:
+        for region in self._boto3_regions(service="kms"):
             limit = AdaptiveLimit(_CONCURRENCY)
             clients = Clients.from_ansible(self, limit, region=region)
             kms = clients("kms")
@@ -205,7 +255,7 @@ class InventoryModule(AWSInventoryBase):
                 if self.get_option("discover_usage"):
                     usage = KeyUsageDiscovery(clients, limit).run(
                         UsageSpec(key_id=key_arn, services=self.get_option("usage_services"))).values
-                records.append({"name": _host_name(facts), "vars": _host_vars(facts, usage)})
+                records.append({"name": _host_name(facts, role_arn), "vars": _host_vars(facts, usage, role_arn)})
         return records
 
     def _populate(self, records):
@@ -228,7 +278,7 @@ class InventoryModule(AWSInventoryBase):
         result_was_cached, records = self.get_cached_result(path, cache)
         if not result_was_cached:
             try:
-                records = self._discover(self._boto3_regions(service="kms"))
+                records = self._discover()
             except RotationError as exc:
                 raise AnsibleError("kms_rotation inventory: {0}".format(exc))
         self._populate(records)
