@@ -108,13 +108,16 @@ class VersionTally(object):
             self.reasons[outcome].append(reason)
 
 
-def read_versions(ctx, bucket, matcher, limit, classify):
+def read_versions(ctx, bucket, matcher, limit, classify, select=None):
     """Every version of the bucket (at most `limit`), read through the engine's pool: a VersionTally.
 
     classify(version, what) names the class of a version under the key
     (what: UNDER_KMS or UNDER_DSSE_KMS); unreadable versions are UNREADABLE.
+    select(version), when given, keeps only the listed versions it is true for.
     """
     listed = items(ctx.client("s3"), "list_object_versions", "Versions", Bucket=bucket)
+    if select is not None:
+        listed = (version for version in listed if select(version))
     tally = VersionTally()
     for version, what, reason in ctx.read_each(itertools.islice(listed, limit), _version_reader(ctx, bucket, matcher)):
         tally.scanned += 1

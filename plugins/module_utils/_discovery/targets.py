@@ -10,6 +10,14 @@ name it. A bucket target may say how its phase was narrowed (`prefix`,
 every version of the bucket, and uses the narrowing only to say which of the
 versions still under the key this run's phase moves (`planned`, in check
 mode) and which it never will (they hold the key, whatever the mode).
+
+A bucket too large to scan is looked at with the residue proof instead
+(`prove_bucket`, _s3/batch/residue.py): S3 itself lists what is still under
+the key in a job it prepares and never runs. Its count covers current
+versions only (AWS does not document that the generator lists noncurrent
+ones), so in a bucket whose versioning is or was enabled the noncurrent
+versions are still read one by one (at most `limit` of them), or stay
+`unknown`: a bucket is never proven clean by a look that may have missed some.
 """
 
 import collections
@@ -99,7 +107,38 @@ def _reasons(target):
 
 def examine_bucket(ctx, target, matcher, limit):
     """The gate's dependents of one target bucket, from every one of its versions (at most `limit` of them)."""
-    tally = s3.read_versions(ctx, bucket_name(target), matcher, limit, _classifier(target))
+    return _tally_entries(ctx, target, s3.read_versions(ctx, bucket_name(target), matcher, limit, _classifier(target)))
+
+
+def prove_bucket(ctx, target, matcher, limit, prove, versioning):
+    """The gate's dependents of a bucket too large to scan: the residue proof, plus its noncurrent versions read.
+
+    prove() -> a ResidueProof of the whole bucket (the gate never inherits a phase's narrowing), or None when no
+    proof may be made (check mode creates no job).
+    """
+    if versioning == "Unversioned":
+        tally = s3.VersionTally()
+    else:
+        # The versions a residue proof may not have counted.
+        tally = s3.read_versions(ctx, bucket_name(target), matcher, limit, _classifier(target),
+                                 select=lambda version: not version.get("IsLatest"))
+    entries = _tally_entries(ctx, target, tally, what="noncurrent object versions")
+    proof = prove()
+    if proof is None:
+        entries.append(dependent(target.resource, "s3", UNKNOWN, (
+            "not examined: the bucket is verified with the residue proof (s3_verify), which creates a Batch "
+            "Operations job, and check mode creates none; run without check mode, or with s3_verify: scan"),
+            key_arn=ctx.key_arn, count=1, planned=False))
+    elif proof.count:
+        entries.append(dependent(target.resource, "s3", BLOCKING, (
+            "{0} object version(s) still under the source key, counted by S3 in the residue proof job {1} "
+            "(its manifest: {2}): move them (s3_kms_recopy), then verify again").format(
+                proof.count, proof.job_id, proof.manifest_location), key_arn=ctx.key_arn, count=proof.count,
+            planned=False, residue_proof=proof.as_dict()))
+    return entries
+
+
+def _tally_entries(ctx, target, tally, what="the bucket's object versions"):
     entries = []
     for outcome, (kind, planned, reason) in _reasons(target).items():
         count = tally.counts[outcome]
@@ -112,8 +151,8 @@ def examine_bucket(ctx, target, matcher, limit):
             examples=tally.examples[outcome], planned=planned))
     if tally.truncated:
         entries.append(dependent(target.resource, "s3", UNKNOWN, (
-            "only {0} of the bucket's object versions examined (it has more): too large for one run of the gate; "
-            "raise retirement_scan_limit, or prove the rest moved another way").format(tally.scanned),
+            "only {0} of {1} examined (it has more): too large for one run of the gate; "
+            "raise retirement_scan_limit, or prove the rest moved another way").format(tally.scanned, what),
             key_arn=ctx.key_arn, count=1, planned=False))
     return entries
 
