@@ -50,6 +50,15 @@ description:
     and the pool shrinks while S3 throttles and grows back after.
   - The task fails when any version failed, after finishing all the others. The result then still carries every
     count.
+  - With O(method=batch), S3 Batch Operations does the work server-side. One job per bucket and source key runs
+    C(S3UpdateObjectEncryption) over a manifest S3 generates itself (C(S3JobManifestGenerator) filtered by the
+    source key, and O(prefix)), so the module sends a few dozen requests whatever the bucket's size. A rerun finds
+    its job again (by its Description, which carries a hash of account, bucket, prefix and keys) instead of starting
+    another, and starts a new one only when the last ended C(Cancelled) or C(Failed). The completion report's failed
+    tasks become RV(dependents) entries with the reasons of O(method=update) (C(locked), C(kms_key_unusable),
+    C(rekey_failed), ...). AWS does not document that the generator lists noncurrent versions, so with
+    O(versions=all) in a versioned bucket, once the job is C(Complete), the noncurrent versions are walked and
+    re-keyed with C(UpdateObjectEncryption) as O(method=update) does. See docs/s3_batch.md.
 author:
   - kmsrotate.aws maintainers (@kmsrotate)
 options:
@@ -80,8 +89,11 @@ options:
     description:
       - V(update) re-keys each version in place with C(UpdateObjectEncryption), V(copy) copies current versions onto
         themselves, V(auto) uses V(update) where the endpoint supports it and V(copy) otherwise.
+      - V(batch) runs an S3 Batch Operations job per source key (needs O(batch_role_arn), O(batch_report_bucket) and
+        O(source_key_ids)). V(auto) uses V(batch) when O(batch_role_arn) is given and the bucket's estimated
+        versions reach O(batch_threshold_versions); without O(batch_role_arn) it never does.
     type: str
-    choices: [auto, update, copy]
+    choices: [auto, update, copy, batch]
     default: auto
   update_bucket_default:
     description:
@@ -132,6 +144,48 @@ options:
       - How many per-version results to return in RV(objects). The full list goes to O(report_file).
     type: int
     default: 100
+  batch_role_arn:
+    description:
+      - The IAM role S3 Batch Operations assumes to run the job (O(method=batch), or V(auto) above the threshold).
+        Its trust policy must allow C(batchoperations.s3.amazonaws.com); docs/s3_batch.md has the JSON of its trust
+        policy and permissions.
+    type: str
+  batch_report_bucket:
+    description:
+      - An existing bucket, in the bucket's region, where the job writes its generated manifest and its completion
+        report (failed tasks only). Required with O(method=batch).
+    type: str
+  batch_report_prefix:
+    description:
+      - The key prefix of the manifest and the report in O(batch_report_bucket). The report of job C(ID) is under
+        C(<prefix>/job-ID/).
+    type: str
+    default: kmsrotate-batch
+  batch_priority:
+    description:
+      - The job's priority (S3 runs higher numbers first).
+    type: int
+    default: 10
+  batch_wait:
+    description:
+      - V(true) waits (DescribeJob every O(batch_poll_interval) seconds) until the job ends and reads its report.
+      - V(false) returns the job id and status at once. A later call with the same options follows the same job and,
+        once it has ended, reads its report. Until then RV(blocking) counts the versions the job has not reached.
+    type: bool
+    default: true
+  batch_poll_interval:
+    description:
+      - Seconds between two C(DescribeJob) calls while waiting.
+    type: int
+    default: 15
+  batch_threshold_versions:
+    description:
+      - With O(method=auto) and O(batch_role_arn), the estimated number of object versions from which the bucket is
+        re-keyed by a job. The estimate is the bucket's CloudWatch metric C(AWS/S3 NumberOfObjects) (C(StorageType
+        AllStorageTypes), its latest daily datapoint), or, for a bucket without a datapoint yet or with O(prefix), a
+        C(ListObjectVersions) listing capped at 10,000 versions.
+    type: int
+    default: 1000000
 notes:
   - "Permissions: C(s3:ListBucketVersions) (or C(s3:ListBucket)), C(s3:GetObject), C(s3:GetObjectVersion),
     C(s3:GetEncryptionConfiguration), C(s3:PutEncryptionConfiguration), C(s3:GetBucketVersioning), C(kms:DescribeKey);
@@ -163,9 +217,16 @@ notes:
     the object it creates is deleted at once. The counts then say what would happen, and RV(blocking) what would be
     left.
   - Supports check mode and diff mode. The diff shows the bucket default encryption before and after.
+  - "With O(method=batch), check mode creates no job (a job waiting for confirmation is still a job): it reports
+    an estimate of the bucket's versions, says it is one (RV(batch_job.estimated)), and follows, without waiting,
+    a job an earlier run started."
+  - "With O(method=batch), the caller needs C(s3:CreateJob), C(s3:DescribeJob), C(s3:ListJobs), C(iam:PassRole) on
+    O(batch_role_arn), C(sts:GetCallerIdentity), C(s3:GetObject) on the report, C(s3:ListBucket) on the report
+    bucket and, for the estimate, C(cloudwatch:GetMetricStatistics) (docs/s3_batch.md)."
 extends_documentation_fragment:
   - kmsrotate.aws.rekey
   - kmsrotate.aws.concurrency
+  - kmsrotate.aws.progress
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -240,7 +301,7 @@ method:
   type: str
   sample: auto
 method_used:
-  description: The method used for this bucket, C(update) or C(copy).
+  description: The method used for this bucket, C(update), C(copy) or C(batch).
   returned: always
   type: str
   sample: update
@@ -455,6 +516,75 @@ check_mode:
   description: Whether this was a check-mode plan.
   returned: always
   type: bool
+batch_job:
+  description:
+    - The Batch Operations job of this run, when it used O(method=batch) with one source key (null with several,
+      whose jobs are in RV(batch_jobs)).
+  returned: when RV(method_used) is C(batch)
+  type: dict
+  contains:
+    job_id:
+      description: The job id; null in check mode when no job exists yet.
+      type: str
+    status:
+      description: The job's status (C(New), C(Preparing), C(Active), C(Complete), C(Failed), C(Cancelled), ...).
+      type: str
+    client_request_token:
+      description: The job's client request token (a hash of account, bucket, prefix and keys, then the attempt).
+      type: str
+    attempt:
+      description: How many jobs were started for this bucket and key, this one included.
+      type: int
+    created:
+      description: Whether this run created the job.
+      type: bool
+    source_key_arn:
+      description: The key whose objects the job moves.
+      type: str
+    tasks_total:
+      description: The job's tasks (object versions in its manifest); in check mode, the estimate.
+      type: int
+    tasks_succeeded:
+      description: Tasks that succeeded.
+      type: int
+    tasks_failed:
+      description: Tasks that failed, each in RV(dependents).
+      type: int
+    report_location:
+      description: Where the completion report is (C(s3://bucket/prefix/job-ID/)).
+      type: str
+    manifest_location:
+      description: The manifest S3 generated and saved, once it is prepared.
+      type: str
+    failure_reasons:
+      description: The job's failure reasons, when it failed.
+      type: list
+      elements: str
+    estimated:
+      description: True in check mode when no job exists, so the counts are an estimate, not a count.
+      type: bool
+    estimate:
+      description: What the estimate is made of (only when RV(batch_job.estimated)).
+      type: str
+  sample:
+    job_id: 93735294-df46-44d5-8638-6356f335324e
+    status: Complete
+    client_request_token: 2f3c7a0d1e9b4c8a6f5e4d3c2b1a09f8e7d6c5b4a3921807-1
+    attempt: 1
+    created: true
+    source_key_arn: arn:aws:kms:us-east-1:111122223333:key/ee740549-6491-47b0-810d-1365b9b52792
+    tasks_total: 1200000
+    tasks_succeeded: 1199998
+    tasks_failed: 2
+    report_location: s3://rotation-reports/kmsrotate-batch/job-93735294-df46-44d5-8638-6356f335324e/
+    manifest_location: s3://rotation-reports/kmsrotate-batch/93735294-df46-44d5-8638-6356f335324e/manifest.json
+    failure_reasons: []
+    estimated: false
+batch_jobs:
+  description: One RV(batch_job) per source key.
+  returned: when RV(method_used) is C(batch)
+  type: list
+  elements: dict
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -471,7 +601,7 @@ def main():
         source_key_ids=dict(type="list", elements="str", default=[], no_log=False),
         include_sse_s3=dict(type="bool", default=False),
         versions=dict(type="str", choices=["all", "current"], default="all"),
-        method=dict(type="str", choices=["auto", "update", "copy"], default="auto"),
+        method=dict(type="str", choices=["auto", "update", "copy", "batch"], default="auto"),
         update_bucket_default=dict(type="bool", default=True),
         bucket_default_scope=dict(type="str", choices=["source_keys", "any"], default="source_keys"),
         bucket_key_enabled=dict(type="bool"),
@@ -480,6 +610,14 @@ def main():
         multipart_chunksize=dict(type="int", default=512 * 1024 ** 2),
         report_file=dict(type="path"),
         sample_size=dict(type="int", default=100),
+        progress_file=dict(type="path"),
+        batch_role_arn=dict(type="str"),
+        batch_report_bucket=dict(type="str"),
+        batch_report_prefix=dict(type="str", default="kmsrotate-batch"),
+        batch_priority=dict(type="int", default=10),
+        batch_wait=dict(type="bool", default=True),
+        batch_poll_interval=dict(type="int", default=15),
+        batch_threshold_versions=dict(type="int", default=1000000),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, BucketRecopy)

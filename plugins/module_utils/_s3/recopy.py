@@ -28,23 +28,32 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors impor
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import NOT_FOUND, BotoCoreError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError, RotationError
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import error_code, error_message, is_error
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.progress import progress_file
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, resolve_rekey_keys
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import SOURCE_KEYS, plan_bucket_default
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import read_bucket_default
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.bucket_default import write_bucket_default
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.batch.bucket_jobs import BATCH, ENDED_UNDONE, ESTIMATED
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.batch.bucket_jobs import IN_PROGRESS, REPORT_INCOMPLETE
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.batch.bucket_jobs import BatchRekey, estimate_bucket
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.batch.bucket_jobs import wants_batch
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.batch.job import POLL_INTERVAL
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.listing import ListedVersion, list_versions
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.object_encryption import confirms_sse_c
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.object_encryption import is_bare_bad_request
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import MIN_PART_SIZE, NULL_VERSION, UPDATE
 from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import ConditionalWriteUnsupported
-from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import ObjectChanged, select_backend
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import ObjectChanged, UpdateBackend
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.rekey_backends import select_backend
 
 # A copy that finds the object changed re-checks it and tries again this often.
 CHANGED_RETRIES = 3
 ACTIONS = ("rekeyed", "already_current", "skipped", "failed")
 # Blocking reasons that mean the version's encryption could not be read, or its request failed for a cause
-# nobody knows: its key is not known, so it is an `unknown` dependent rather than a `blocking` one.
-UNKNOWN_REASONS = frozenset(["access_denied", "head_failed", "head_unreadable", "internal_error"])
+# nobody knows: its key is not known, so it is an `unknown` dependent rather than a `blocking` one. A batch
+# job still running or ended undone, or a report short of failed tasks, leaves versions nobody looked at.
+UNKNOWN_REASONS = frozenset(["access_denied", "head_failed", "head_unreadable", "internal_error", IN_PROGRESS,
+                             ENDED_UNDONE, REPORT_INCOMPLETE])
 # Example versions kept per dependents entry.
 EXAMPLES = 5
 # What a user can do about each reason, for the dependents' `reason`. {versions} is "N object version(s)".
@@ -86,6 +95,16 @@ _REASON_TEXTS = {
                                   "the permissions, then run the task again",
     (UNKNOWN, "internal_error"): "{versions} met an internal error of the module, so their key is not known: see "
                                  "report_file and run the task again",
+    (TO_MOVE, ESTIMATED): "an estimated {versions} (the whole bucket, under every key: an estimate, not a count) "
+                          "would go through a Batch Operations job started by a run without check mode",
+    (UNKNOWN, IN_PROGRESS): "{versions} not yet reached by the Batch Operations job, which is still running: run the "
+                            "task again with the same options to follow it (noncurrent versions are re-keyed once "
+                            "it is Complete)",
+    (UNKNOWN, ENDED_UNDONE): "{versions} not reached by the Batch Operations job, which ended without finishing "
+                             "(batch_jobs has its status and reasons): run the task again to start a new job",
+    (UNKNOWN, REPORT_INCOMPLETE): "{versions} failed in the Batch Operations job but are missing from its completion "
+                                  "report, so which they are is not known: check the report bucket, then run the "
+                                  "task again",
 }
 
 
@@ -108,8 +127,18 @@ class RecopySpec(Spec):
         "multipart_chunksize": 512 * 1024 ** 2,
         "report_file": None,
         "sample_size": 100,
+        "progress_file": None,
+        "batch_role_arn": None,
+        "batch_report_bucket": None,
+        "batch_report_prefix": "kmsrotate-batch",
+        "batch_priority": 10,
+        "batch_wait": True,
+        "batch_poll_interval": POLL_INTERVAL,
+        "batch_threshold_versions": 1000000,
     }
-    RANGES = {"concurrency": (1, None), "multipart_chunksize": (MIN_PART_SIZE, None, "S3")}
+    RANGES = {"concurrency": (1, None), "multipart_chunksize": (MIN_PART_SIZE, None, "S3"),
+              "batch_priority": (0, 2147483647, "S3 Batch Operations"), "batch_poll_interval": (1, None),
+              "batch_threshold_versions": (1, None)}
 
 
 class BucketRecopy(Engine):
@@ -335,6 +364,27 @@ class BucketRecopy(Engine):
             write_bucket_default(self._s3, spec.bucket, plan["after"])
         return dict(plan, before=before)
 
+    def _batch_rekey(self):
+        """A BatchRekey when this run uses a job (method batch, or auto above the threshold with a role), else None."""
+        spec = self._spec
+        if spec.method != BATCH and not (spec.method == "auto" and spec.batch_role_arn):
+            return None
+        estimate = estimate_bucket(self.clients, spec) if spec.method == "auto" else None
+        if not wants_batch(spec, estimate):
+            return None
+        return BatchRekey(self.clients, spec, self._scope, self._check_mode, estimate=estimate)
+
+    def _noncurrent_listing(self, versioning):
+        """The versions a job's manifest generator may not list: noncurrent ones, walked with UpdateObjectEncryption.
+
+        AWS does not document that the generator lists noncurrent versions, so they are never left to it
+        (docs/s3_batch.md). An unversioned bucket has none.
+        """
+        spec = self._spec
+        if spec.versions != "all" or versioning == "Unversioned":
+            return iter(())
+        return (item for item in list_versions(self._s3, spec.bucket, spec.prefix, "all") if not item.is_latest)
+
     def run(self, spec, check_mode=False):
         started = time.monotonic()
         self._spec = spec
@@ -342,31 +392,48 @@ class BucketRecopy(Engine):
         self._s3 = self.clients("s3")
         self._resolver = KeyResolver(self.clients("kms"))
         self._resolve_keys()
+        batch = self._batch_rekey()
+        if batch is not None:
+            # Both refuse what cannot work (options, report bucket, the role at CreateJob) before any change.
+            batch.preflight()
+            batch.start()
         bucket_default = self._bucket_default_step()
         versioning = self._bucket_versioning()
-        self._backend, probe = self._choose_backend(versioning)
         tally = Tally(spec.sample_size)
-        with _report_writer(spec.report_file) as report:
-            listing = list_versions(self._s3, spec.bucket, spec.prefix, spec.versions)
+        target = bucket_resource(spec.bucket) + "/" + spec.prefix
+        with _report_writer(spec.report_file) as report, \
+                progress_file(spec.progress_file, target, "object versions") as progress:
+            if batch is None:
+                self._backend, probe = self._choose_backend(versioning)
+                listing = list_versions(self._s3, spec.bucket, spec.prefix, spec.versions)
+            else:
+                # A job runs S3UpdateObjectEncryption, so the endpoint has it: no probe.
+                self._backend = UpdateBackend(self._s3, spec.bucket)
+                probe = "none sent: method batch runs S3UpdateObjectEncryption in S3 Batch Operations jobs"
+                batch_jobs, batch_failure, jobs_done = batch.finish(tally, self, progress)
+                listing = self._noncurrent_listing(versioning) if jobs_done else iter(())
             for item, settled, error in run_bounded(listing, self.process, self.limit):
                 if error is not None:
                     settled = self._outcome(item, "failed", "internal_error", blocking=True, error=str(error)), []
                 tally.add(*settled)
                 report(settled[0])
+                # A listing is streamed, so its size is not known: no total, no time left.
+                progress.update(tally.scanned, tally.summary())
         # A default that names no KMS key (none, SSE-S3) or already the destination's holds no key to move off.
         if check_mode and bucket_default["changed"] and bucket_default["key_arn"] not in (None, self._scope.destination.arn):
             tally.hold(TO_MOVE, "bucket_default", bucket_default["key_arn"])
         if bucket_default["blocking"]:
             tally.hold(BLOCKING, "bucket_default", bucket_default["key_arn"])
         elapsed = max(time.monotonic() - started, 1e-6)
-        return self._result(tally, bucket_default, versioning, probe, elapsed)
+        result = self._result(tally, bucket_default, versioning, probe, elapsed)
+        if batch is not None:
+            _add_batch_values(result, batch, batch_jobs, batch_failure)
+        return result
 
     def _result(self, tally, bucket_default, versioning, probe, elapsed):
         spec = self._spec
         counts = tally.counts
-        summary = {"scanned": tally.scanned, "rekeyed": counts["rekeyed"], "already_current": counts["already_current"],
-                   "skipped": counts["skipped"], "blocking": sum(tally.blocking_reasons.values()),
-                   "failed": counts["failed"]}
+        summary = tally.summary()
         sources = sorted(self._scope.sources)
         values = {
             "bucket": spec.bucket,
@@ -406,6 +473,21 @@ class BucketRecopy(Engine):
         diff = {"before": {"bucket_default_encryption": bucket_default["before"]},
                 "after": {"bucket_default_encryption": bucket_default["after"]}}
         return Result(values, diff=diff, failure=failure)
+
+
+def _add_batch_values(result, batch, batch_jobs, batch_failure):
+    """The batch method's result keys (and its failure, after any of the versions')."""
+    values = result.values
+    values["method_used"] = BATCH
+    values["batch_jobs"] = batch_jobs
+    # One source key, one job: batch_job is it; with several, batch_jobs holds one per key.
+    values["batch_job"] = batch_jobs[0] if len(batch_jobs) == 1 else None
+    values["changed"] = values["changed"] or batch.created_any
+    estimates = [job["estimate"] for job in batch_jobs if job["estimated"]]
+    if estimates:
+        values["msg"] = "Check mode: no job created; " + "; ".join(estimates)
+    if batch_failure:
+        result.failure = " ".join(part for part in (result.failure, batch_failure + ".") if part)
 
 
 def _version_of(outcome):
@@ -465,12 +547,18 @@ class Tally(object):
         if len(self.sample) < self._sample_size:
             self.sample.append(outcome)
 
-    def hold(self, kind, reason, key_arn, version=None):
-        """Count one thing that still depends on key_arn; blocking and unknown ones count in blocking_reasons."""
+    def summary(self):
+        """The counts of the result (and of the progress file)."""
+        return {"scanned": self.scanned, "rekeyed": self.counts["rekeyed"],
+                "already_current": self.counts["already_current"], "skipped": self.counts["skipped"],
+                "blocking": sum(self.blocking_reasons.values()), "failed": self.counts["failed"]}
+
+    def hold(self, kind, reason, key_arn, version=None, count=1):
+        """Count `count` things that still depend on key_arn; blocking and unknown ones count in blocking_reasons."""
         if kind != TO_MOVE:
-            self.blocking_reasons[reason] += 1
+            self.blocking_reasons[reason] += count
         entry = self._held.setdefault((kind, reason, key_arn), [0, []])
-        entry[0] += 1
+        entry[0] += count
         if version is not None and len(entry[1]) < EXAMPLES:
             entry[1].append(version)
 
