@@ -163,6 +163,7 @@ notes:
 extends_documentation_fragment:
   - kmsrotate.aws.rekey
   - kmsrotate.aws.concurrency
+  - kmsrotate.aws.progress
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -495,6 +496,7 @@ def main():
         keep_temporary_snapshots=dict(type="bool", default=False),
         concurrency=dict(type="int", default=8),
         wait_timeout=dict(type="int", default=3600),
+        progress_file=dict(type="path"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec,
                               required_one_of=[("volume_ids", "filters", "snapshot_ids", "snapshot_filters")],

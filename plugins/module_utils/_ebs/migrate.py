@@ -21,6 +21,7 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents i
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import dependent
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.engine import Engine, Result, Spec
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import describe_failure
+from ansible_collections.kmsrotate.aws.plugins.module_utils._common.progress import progress_file
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs import planner
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.lease import InstanceLease
 from ansible_collections.kmsrotate.aws.plugins.module_utils._ebs.snapshot_rekey import SnapshotRekeyer
@@ -42,7 +43,7 @@ class MigrationSpec(Spec):
     FIELDS = {"volume_ids": [], "filters": {}, "snapshot_ids": [], "snapshot_filters": {}, "destination_key_id": None,
               "source_key_ids": [], "allow_stop": False, "allow_instance_store_loss": False,
               "source_volume": "keep", "source_snapshot": "keep",
-              "keep_temporary_snapshots": False, "concurrency": 8, "wait_timeout": 3600}
+              "keep_temporary_snapshots": False, "concurrency": 8, "wait_timeout": 3600, "progress_file": None}
     RANGES = {"concurrency": (1, None), "wait_timeout": (1, None)}
 
 
@@ -94,25 +95,38 @@ class EbsMigration(Engine):
                 return InstanceSwap(swap_replacer, lease, replan, instance_id, payload).run()
             return replacer.migrate_unattached(payload)
 
-        for (kind, payload), answer, error in run_bounded(_units(volume_plans, snapshot_plans), work, self.limit):
-            if kind == "snapshot":
-                result = snapshot_results[payload.snapshot_id]
-                if error is None:
-                    result["new_snapshot_id"] = answer
-                else:
-                    _fail(result, error)
-                continue
-            if error is not None:
-                for plan in (payload if kind == "instance" else [payload]):
-                    _fail(volume_results[plan.volume_id], error)
-                    volume_results[plan.volume_id]["instance_stopped"] = False
-                continue
-            for outcome in answer:
-                # An instance's volumes were planned again under its lease: the result follows that plan.
-                result = _volume_result(outcome.plan, destination_arn)
-                result.update(new_volume_id=outcome.new_volume_id, instance_stopped=outcome.instance_stopped,
-                              stopped_seconds=outcome.stopped_seconds)
-                volume_results[outcome.plan.volume_id] = result
+        def progress_now():
+            return _progress(volume_results.values(), snapshot_results.values())
+
+        with progress_file(spec.progress_file, "EBS volumes and snapshots", "volumes and snapshots") as progress:
+            progress.update(*progress_now())
+            finished = run_bounded(_units(volume_plans, snapshot_plans), work, self.limit)
+            for unit, answer, error in finished:
+                self._settle(unit, answer, error, destination_arn, volume_results, snapshot_results)
+                progress.update(*progress_now())
+
+    @staticmethod
+    def _settle(unit, answer, error, destination_arn, volume_results, snapshot_results):
+        """Put one finished unit's outcome into the volume and snapshot results."""
+        kind, payload = unit
+        if kind == "snapshot":
+            result = snapshot_results[payload.snapshot_id]
+            if error is None:
+                result["new_snapshot_id"] = answer
+            else:
+                _fail(result, error)
+            return
+        if error is not None:
+            for plan in (payload if kind == "instance" else [payload]):
+                _fail(volume_results[plan.volume_id], error)
+                volume_results[plan.volume_id]["instance_stopped"] = False
+            return
+        for outcome in answer:
+            # An instance's volumes were planned again under its lease: the result follows that plan.
+            result = _volume_result(outcome.plan, destination_arn)
+            result.update(new_volume_id=outcome.new_volume_id, instance_stopped=outcome.instance_stopped,
+                          stopped_seconds=outcome.stopped_seconds)
+            volume_results[outcome.plan.volume_id] = result
 
     def _summary(self, destination, sources, volume_plans, volumes, snapshots, check_mode):
         volume_counts = _count(volumes, VOLUME_ACTIONS)
@@ -145,6 +159,17 @@ class EbsMigration(Engine):
             failure = "{0} volume(s) or snapshot(s) failed; see failures: {1}".format(
                 len(failures), "; ".join("{0}: {1}".format(f["resource"], f["reason"]) for f in failures[:5]))
         return Result(values, failure=failure)
+
+
+def _progress(volumes, snapshots):
+    """(done, counts, total) of the progress file: the volumes and snapshots to move, and how far they are."""
+    volumes, snapshots = list(volumes), list(snapshots)
+    moving = [item for item in volumes + snapshots if item["changed"] or item["action"] == planner.FAILED]
+    moved = sum(1 for item in moving if item.get("new_volume_id") or item.get("new_snapshot_id"))
+    failed = sum(1 for item in moving if item["action"] == planner.FAILED)
+    counts = {"scanned": len(volumes) + len(snapshots), "to_move": len(moving), "rekeyed": moved, "failed": failed,
+              "blocking": sum(1 for item in volumes + snapshots if item["action"] in _BLOCKING_AFTER_RUN)}
+    return moved + failed, counts, len(moving)
 
 
 def _units(volume_plans, snapshot_plans):
