@@ -3,8 +3,10 @@
 Starts the endpoint, seeds a small estate under one key (alias, data-key
 files, a versioned bucket, an unattached and an attached volume, a
 snapshot), shows the key's rotation strategy, runs the collection's
-playbook (kmsrotate.aws.rotate) with a generated inventory, proves the
-result, runs it again to show changed=0, and stops the endpoint.
+playbook (kmsrotate.aws.rotate) with a generated inventory, saves a
+screenshot of the HTML report (with Chromium, when `make browser` installed
+it), proves the result, runs it again to show changed=0, and stops the
+endpoint.
 """
 
 import json
@@ -22,6 +24,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import yaml  # noqa: E402  pylint: disable=wrong-import-position
 
+import browser  # noqa: E402  pylint: disable=wrong-import-position
 import demo_estate  # noqa: E402  pylint: disable=wrong-import-position
 from local_endpoint import LocalEndpoint  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -60,6 +63,17 @@ def recap_changed(output):
     return int(match.group(1)), int(match.group(2))
 
 
+def screenshot_report(html_path):
+    """Save a PNG of the HTML report beside it; without a browser, say how to get one (the demo goes on)."""
+    png_path = pathlib.Path(html_path).with_suffix(".png")
+    try:
+        browser.screenshot(html_path, png_path)
+    except browser.BrowserUnavailable as exc:
+        print("No screenshot of the HTML report: {0}".format(exc))
+        return
+    print("Screenshot of the HTML report: {0}".format(png_path))
+
+
 def main():
     started = time.monotonic()
     shutil.rmtree(OUTPUT, ignore_errors=True)
@@ -94,8 +108,10 @@ def main():
         banner("The evidence report")
         reports = sorted((OUTPUT / "reports").glob("rotation-demo-*.json"))
         report = json.loads(reports[-1].read_text())
-        print("JSON: {0}\nMarkdown: {1}\n".format(reports[-1], report["summary"]["report_markdown"]))
+        print("JSON: {0}\nMarkdown: {1}\nHTML: {2}\n".format(reports[-1], report["summary"]["report_markdown"],
+                                                            report["summary"]["report_html"]))
         print(pathlib.Path(report["summary"]["report_markdown"]).read_text())
+        screenshot_report(report["summary"]["report_html"])
 
         banner("Proof: every blob, object version, volume and snapshot under the new key, content unchanged")
         destination = report["summary"]["destination_key_arn"]
