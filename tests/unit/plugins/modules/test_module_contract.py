@@ -5,9 +5,11 @@ import pkgutil
 
 import pytest
 
-from ansible_collections.kmsrotate.aws.plugins import modules
+from ansible_collections.kmsrotate.aws.plugins import action, modules
 
-MODULES = sorted(name for _finder, name, _ispkg in pkgutil.iter_modules(modules.__path__))
+# A module file whose name an action plugin has is its documentation only (as ansible.builtin's are).
+ACTIONS = sorted(name for _finder, name, _ispkg in pkgutil.iter_modules(action.__path__))
+MODULES = sorted(name for _finder, name, _ispkg in pkgutil.iter_modules(modules.__path__) if name not in ACTIONS)
 
 
 class _Stop(Exception):
@@ -37,7 +39,9 @@ def _contract(monkeypatch, name):
 
 def test_every_module_is_found():
     assert MODULES == ["ebs_kms_migrate", "kms_data_key_rewrap", "kms_key_policy_guard", "kms_key_retire",
-                       "kms_key_rotation", "kms_key_usage_info", "kms_successor_key", "s3_kms_recopy"]
+                       "kms_key_rotation", "kms_key_usage_info", "kms_service_rekey", "kms_successor_key",
+                       "s3_kms_recopy"]
+    assert ACTIONS == ["async_wait"]
 
 
 @pytest.mark.parametrize("name", MODULES)
