@@ -130,6 +130,52 @@ options:
       - Above it the look is C(unknown) ("too large for one run") and holds the key back.
     type: int
     default: 1000000
+  s3_verify:
+    description:
+      - With O(for_retirement=true), how the gate looks at each target bucket. V(scan) reads every version (up to
+        O(retirement_scan_limit)).
+      - V(batch) uses the residue proof. An S3 Batch Operations job is created with C(ConfirmationRequired) and the
+        manifest generator filtered by the key. Once S3 has prepared it (C(Suspended)), its task count is read and the
+        job is cancelled, so no task ever runs. A bucket whose count is zero is not a dependent; one with residue is
+        C(blocking) with the count. The generator may list current versions only (AWS does not document noncurrent
+        ones), so in a versioned bucket the noncurrent versions are still read one by one (up to
+        O(retirement_scan_limit)) and stay C(unknown) beyond it. Check mode creates no job, so the bucket is then
+        C(unknown).
+      - V(auto) uses V(batch) when O(batch_role_arn) and O(batch_report_bucket) are given and the bucket's estimated
+        versions reach O(batch_threshold_versions), and V(scan) otherwise.
+    type: str
+    choices: [scan, batch, auto]
+    default: auto
+  batch_role_arn:
+    description:
+      - The role S3 Batch Operations assumes for the residue proof (see M(kmsrotate.aws.s3_kms_recopy) and
+        docs/s3_batch.md).
+    type: str
+  batch_report_bucket:
+    description:
+      - The bucket where the residue proof job writes its manifest.
+    type: str
+  batch_report_prefix:
+    description:
+      - The key prefix of the proof job's manifest in O(batch_report_bucket).
+    type: str
+    default: kmsrotate-batch
+  batch_priority:
+    description:
+      - The proof job's priority.
+    type: int
+    default: 10
+  batch_threshold_versions:
+    description:
+      - With O(s3_verify=auto), the estimated versions from which a bucket is verified with the residue proof
+        (CloudWatch C(AWS/S3 NumberOfObjects), or a listing capped at 10,000 versions).
+    type: int
+    default: 1000000
+  batch_poll_interval:
+    description:
+      - Seconds between two C(DescribeJob) calls while S3 prepares the proof job's manifest.
+    type: int
+    default: 15
   ignore_services:
     description:
       - Services (the O(services) names, C(data_key_files), or C(last_usage) for uses of the key since
@@ -177,6 +223,32 @@ notes:
     hour was not examined. When C(GetKeyLastUsage) is not available, RV(last_usage.available) is false and that alone
     holds nothing: CloudTrail since the start is read if it can be. What happened in the last minutes before the
     gate ran cannot be seen yet by either, which is why a key is disabled before it is deleted."
+  - "Resources moved away from the key (O(for_retirement=true)): M(kmsrotate.aws.kms_service_rekey) tags each resource
+    whose key it changed C(kmsrotate:rekeyed-from) (the source key's ARN) and C(kmsrotate:rekeyed-at) (the time, UTC).
+    Such a resource no longer names the key, but what it stored before may still need it. In every region searched,
+    the gate lists the SQS queues, SNS topics, CloudWatch Logs groups, Kinesis streams, Secrets Manager secrets,
+    DynamoDB tables and SSM C(SecureString) parameters, reads their tags, and for each one moved away from the key
+    applies kms_service_rekey's own rule for its service, with the resource's retention as it is now. An SQS queue
+    holds the key until the change plus C(KmsDataKeyReusePeriodSeconds) plus C(MessageRetentionPeriod); a log group
+    until the change plus C(retentionInDays) days, and for ever without a retention (set one, or export and delete
+    the old events); a Kinesis stream until the change plus C(RetentionPeriodHours); a DynamoDB table with
+    point-in-time recovery until its recovery window has passed. Each date is widened by 5 minutes (the tag was
+    written on the controller's clock) and is one C(blocking) dependent naming the resource and the date; the
+    latest is RV(needed_until). A run after that date lets the key through with no more work."
+  - "What never ages out blocks until someone acts (RV(needed_until) C(never)): a log group without retention;
+    Secrets Manager versions created before the change that carry none of the labels C(AWSCURRENT), C(AWSPENDING),
+    C(AWSPREVIOUS) (C(UpdateSecret) re-encrypts only those; no API names a version's key, so this is inferred from
+    the version list and the time of the change, and a version that lost such a label since counts too); DynamoDB
+    on-demand backups made before the change; labelled SSM history versions under the key. Lambda published versions
+    keep the key they were published with: every function's versions are listed (C(ListVersionsByFunction)),
+    tagged or not, and each one whose C(KMSKeyArn) is the key is C(blocking)."
+  - "A service whose resources cannot be listed, a resource whose tags, retention or history cannot be read, or a
+    C(kmsrotate:rekeyed-at) that is not a time, is C(unknown), and holds. This look needs C(sqs:ListQueueTags),
+    C(sns:ListTagsForResource), C(logs:ListTagsForResource), C(kinesis:ListStreams), C(kinesis:ListTagsForStream),
+    C(kinesis:DescribeStreamSummary), C(secretsmanager:DescribeSecret), C(secretsmanager:ListSecretVersionIds),
+    C(dynamodb:ListTagsOfResource), C(dynamodb:DescribeContinuousBackups), C(dynamodb:ListBackups),
+    C(ssm:ListTagsForResource), C(ssm:GetParameterHistory), C(lambda:ListVersionsByFunction) and
+    C(sts:GetCallerIdentity), besides the read permissions above."
   - Discovery sees the resources these calls show. It cannot see data encrypted client-side with the key outside
     the named files, nor objects under the key in buckets that are neither targets nor defaulting to the key (use
     O(scan_objects) on those). Check RV(last_usage) and CloudTrail before deleting a key.
@@ -292,8 +364,11 @@ resources:
       description:
         - C(s3_bucket_default_encryption), C(ebs_volume), C(ebs_snapshot), C(ebs_default_kms_key), C(data_key_file),
           C(ami), C(rds_db_instance), C(rds_db_cluster), C(efs_file_system), C(dynamodb_table),
-          C(secretsmanager_secret), C(ssm_parameter), C(lambda_function), C(sqs_queue), C(sns_topic),
-          C(logs_log_group) or C(kms_grant).
+          C(secretsmanager_secret), C(ssm_parameter), C(lambda_function), C(lambda_function_version) (a published
+          version), C(sqs_queue), C(sns_topic), C(logs_log_group) or C(kms_grant).
+      type: str
+    version:
+      description: For a Lambda published version, its version number.
       type: str
     id:
       description: The resource's name or id (bucket name, volume id, path, grant id, region for the EBS default).
@@ -396,6 +471,15 @@ holding_back:
   returned: always
   type: list
   elements: dict
+needed_until:
+  description:
+    - With O(for_retirement=true), until when resources moved away from the key by
+      M(kmsrotate.aws.kms_service_rekey) still need it for data that ages out (the latest C(needed_until) of
+      RV(holding_back), ISO 8601 UTC); V(never) when one of them holds data that never ages out (see the notes);
+      null when none of them holds the key (other dependents may still hold it, see RV(safe_to_retire)).
+  returned: always
+  type: str
+  sample: "2026-12-05T14:10:00Z"
 dependents_by_kind:
   description: How many RV(dependents) there are of each kind.
   returned: always
@@ -460,7 +544,9 @@ dependents:
       C(retained) entries included); the gate's own entries for each target bucket (service C(s3), one per class of
       version still under the key, with C(examples)); and one entry per caller that used the key since
       O(rotation_started_at) (service C(last_usage), C(resource) the caller's ARN), or a C(last_usage) C(unknown) entry
-      naming the key when that use could not be told.
+      naming the key when that use could not be told; and one entry per resource moved away from the key whose old
+      data still needs it (with RV(dependents[].needed_until), service C(kinesis) for streams), or C(unknown) when that
+      could not be read.
   returned: always
   type: list
   elements: dict
@@ -493,6 +579,11 @@ dependents:
     planned:
       description: Whether the rotation's own phases move it (only with O(for_retirement=true)).
       type: bool
+    needed_until:
+      description:
+        - For a resource moved away from the key (only with O(for_retirement=true)), until when its old data needs
+          the key (ISO 8601 UTC), V(never) for data that does not age out, or null.
+      type: str
     examples:
       description: For an entry standing for several object versions, a few of them as C(key (version id)).
       type: list
@@ -539,6 +630,13 @@ def main():
         alias_history=dict(type="list", elements="dict", default=[]),
         rotation_started_at=dict(type="str"),
         retirement_scan_limit=dict(type="int", default=1000000),
+        s3_verify=dict(type="str", choices=["scan", "batch", "auto"], default="auto"),
+        batch_role_arn=dict(type="str"),
+        batch_report_bucket=dict(type="str"),
+        batch_report_prefix=dict(type="str", default="kmsrotate-batch"),
+        batch_priority=dict(type="int", default=10),
+        batch_threshold_versions=dict(type="int", default=1000000),
+        batch_poll_interval=dict(type="int", default=15),
         ignore_services=dict(type="list", elements="str", choices=list(IGNORABLE), default=[]),
         concurrency=dict(type="int", default=10),
     )

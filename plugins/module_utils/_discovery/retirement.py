@@ -11,7 +11,9 @@ Three kinds of evidence come in, all in the `dependents` vocabulary:
 - what discovery finds still using the key across services (`found`);
 - what the gate itself read of the targets, whatever their phases were
   narrowed to (`examined`: every version of every target bucket, see
-  targets.py), and the uses of the key since the rotation started.
+  targets.py), the uses of the key since the rotation started, and what
+  resources moved away from the key by kms_service_rekey still hold of it
+  (rekeyed.py), each with the date it is needed until.
 
 A resource discovery finds that a re-check already reported on is judged by
 the re-check, with one exception that discovery's own evidence decides: a
@@ -24,7 +26,8 @@ by a re-check, except versions within a phase's narrowing that the phase's
 re-check already reported on. A service or an answer that could not be read
 holds retirement back too. Everything but `retained` holds retirement back;
 in check mode, what this run's own phases would still move does not, since
-the run would move it before the gate.
+the run would move it before the gate. `needed_until` is the latest date
+(or "never") of what holds retirement back only until its data ages out.
 
 Without a rotation (plain discovery) nothing is planned: everything found
 holds the key, in check mode too.
@@ -35,6 +38,7 @@ import collections
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import BLOCKING, KINDS, RETAINED
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import TO_MOVE, UNKNOWN
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.dependents import holds_retirement
+from ansible_collections.kmsrotate.aws.plugins.module_utils._services.retention import latest
 
 # The service whose resources a rotation moves by its data-key phase whatever
 # paths discovery was given: discovery only looks at the files the rotation names.
@@ -112,4 +116,6 @@ def decide(known, found, examined=(), targets=(), ignore_services=(), check_mode
         "dependents_by_kind": by_kind,
         "holding_back": holding_back,
         "safe_to_retire": not holding_back,
+        # Until when data that ages out holds the key (rekeyed.py): the latest date, "never", or None.
+        "needed_until": latest([entry.get("needed_until") for entry in holding_back]),
     }

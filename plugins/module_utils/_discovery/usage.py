@@ -13,7 +13,9 @@ Adding a service is one finder and one line in FINDERS.
 
 A reference through an alias of the rotation's alias history (an alias that
 pointed at the key until the rotation moved it) still depends on the key
-unless the service shows its data re-encrypted since (residue.py).
+unless the service shows its data re-encrypted since (residue.py). For a
+rotation, resources kms_service_rekey moved away from the key no longer name
+it; what they stored before may still need it, until a date (rekeyed.py).
 
 A service the caller may not read, or that fails, is reported `unknown` with
 the reason: an unreadable service is never reported as empty, because that
@@ -36,10 +38,13 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.alias_his
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.alias_history import describe, moment_text, utc_time
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.context import RegionContext
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.last_usage import LAST_USAGE, last_usage
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.rekeyed import rekeyed_dependents
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.retirement import decide
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.targets import bucket_name, examine_bucket
-from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.targets import parse_targets, unreadable_bucket
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.targets import parse_targets, prove_bucket
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.targets import unreadable_bucket
 from ansible_collections.kmsrotate.aws.plugins.module_utils._kms.keys import KeyResolver, is_key_arn
+from ansible_collections.kmsrotate.aws.plugins.module_utils._s3.batch.gate import GATE_FIELDS, GATE_RANGES, BucketVerify
 
 # A service's status: OK, or UNKNOWN (the dependents' word too: what an unreadable service holds is not known).
 OK = "ok"
@@ -70,6 +75,12 @@ DATA_KEY_FILES = "data_key_files"
 # What ignore_services accepts: the services, data-key files, and the key's uses since the rotation started.
 IGNORABLE = SERVICES + (DATA_KEY_FILES, LAST_USAGE)
 
+# What to do about a resource type, where its service has one way out.
+_ADVICE = {
+    lambda_functions.FUNCTION_VERSION: (
+        " (published versions are immutable and keep the key they were published with): publish a new version "
+        "under the new key, move the aliases that name this one to it, then delete this version"),
+}
 # Resources that dependents name by their id (EBS ids, a file's path) although a finder may know an ARN.
 _NAMED_BY_ID = frozenset(["ebs_volume", "ebs_snapshot", "ami", data_key_files.DATA_KEY_FILE])
 
@@ -93,7 +104,10 @@ class UsageSpec(Spec):
         "ignore_services": [],
         "concurrency": 10,
     }
+    # s3_verify and the batch options: how the gate looks at a target bucket (_s3/batch/gate.py).
+    FIELDS.update(GATE_FIELDS)
     RANGES = {"concurrency": (1, None), "object_scan_limit": (1, None), "retirement_scan_limit": (1, None)}
+    RANGES.update(GATE_RANGES)
 
     def rotation_options_given(self):
         """The options that describe a rotation and were given, which without for_retirement would be ignored."""
@@ -197,6 +211,8 @@ class KeyUsageDiscovery(Engine):
             raise RotationError("{0} describe a rotation; without for_retirement they would be ignored.".format(
                 ", ".join(given)), fix="set for_retirement: true, or leave them out.")
         targets = parse_targets(spec.targets)
+        verify = BucketVerify(self.clients, spec, check_mode)
+        verify.check_options()
         started_at = utc_time(spec.rotation_started_at, "rotation_started_at") if spec.rotation_started_at else None
         now = datetime.datetime.now(datetime.timezone.utc)
         key_info = KeyResolver(self.clients("kms")).resolve(spec.key_id)
@@ -222,8 +238,11 @@ class KeyUsageDiscovery(Engine):
         if spec.for_retirement:
             for target in targets:
                 if bucket_name(target):
-                    examined.extend(self._examine_bucket(key_info, target, history, spec.retirement_scan_limit))
+                    examined.extend(self._examine_bucket(key_info, target, history, spec.retirement_scan_limit,
+                                                         verify))
             examined.extend(dict(entry, planned=False) for entry in used_by)
+            for region in searched:
+                examined.extend(rekeyed_dependents(self._region(key_info, region, history)[0], key_info, now))
         values.update(decide(spec.known_dependents, values["dependents"], examined=examined,
                              targets=[target.resource for target in targets], ignore_services=spec.ignore_services,
                              check_mode=check_mode, rotation=spec.for_retirement))
@@ -234,14 +253,17 @@ class KeyUsageDiscovery(Engine):
         ctx = RegionContext(self.clients, region, with_region(key_info.arn, region), self.limit)
         return ctx, KeyMatcher(self.clients("kms", region), ctx.key_arn, history.in_region(region))
 
-    def _examine_bucket(self, key_info, target, history, limit):
-        """The gate's own look at every version of a target bucket, in the bucket's region."""
+    def _examine_bucket(self, key_info, target, history, limit, verify):
+        """The gate's own look at every version of a target bucket (or its residue proof), in the bucket's region."""
         name = bucket_name(target)
         try:
             region = s3.bucket_region(self.clients("s3"), name)
             ctx, matcher = self._region(key_info, region, history)
+            if verify.wants_proof(ctx, name):
+                versioning = verify.versioning(ctx, name)
+                return prove_bucket(ctx, target, matcher, limit, verify.prover(ctx, name, versioning), versioning)
             return examine_bucket(ctx, target, matcher, limit)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, RotationError) as exc:
             if is_error(exc, NOT_FOUND):
                 # A target bucket that no longer exists holds no data under any key.
                 return []
@@ -277,6 +299,7 @@ def _found_dependent(entry, key_arn):
         if entry["object_versions_unreadable"]:
             reason += ", {0} could not be read".format(entry["object_versions_unreadable"])
     reason += "; this collection can move it" if entry["movable"] else "; this collection cannot move it"
+    reason += _ADVICE.get(entry["resource_type"], "")
     kind = UNKNOWN if via and via["unreadable"] else TO_MOVE if entry["movable"] else BLOCKING
     details = {}
     attached = [attachment["instance_id"] for attachment in entry.get("attachments", [])]
