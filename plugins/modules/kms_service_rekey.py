@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: kms_service_rekey
 short_description: Move Secrets Manager, DynamoDB, SQS, SNS, Logs, Lambda, Kinesis and SSM resources to a new KMS key
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - For each resource in O(targets) (and, with O(discover=true), each one M(kmsrotate.aws.kms_key_usage_info)
     finds under O(source_key) in the region), changes the key the service uses from O(source_key) to

@@ -201,6 +201,7 @@ def test_preflight_refuses_bad_input_before_any_change(aws, playbook, tmp_path):
         "guard_on_aws_managed": ({"kms_rotation_source_key": "alias/aws/s3", "kms_rotation_retire": "none",
                                   "kms_rotation_key_policy_guard_days": 7}, "no guard can be added"),
         "bucket_dict_unnamed": ({"kms_rotation_s3_buckets": [{"prefix": "in/"}]}, "must name its bucket"),
+        "services_not_arns": ({"kms_rotation_services": ["my-queue"]}, "list of resource ARNs or the string discover"),
         "bucket_dict_two_names": ({"kms_rotation_s3_buckets": [{"name": "one-bucket", "bucket": "another-bucket"}]},
                                   "not with two different names"),
     }
