@@ -109,7 +109,7 @@ proof-small: collection
 proof: collection
 	KMSROTATE_PROOF_SIZE=large PATH=$(BIN):$$PATH $(PYTEST) tests/proof $(PYTEST_ARGS)
 
-test: sanity lint units fidelity integration proof-small
+test: sanity lint changelog units fidelity integration proof-small
 
 demo: collection
 	PATH=$(BIN):$$PATH $(BIN)/python tools/demo.py

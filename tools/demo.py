@@ -108,8 +108,8 @@ def main():
         banner("The evidence report")
         reports = sorted((OUTPUT / "reports").glob("rotation-demo-*.json"))
         report = json.loads(reports[-1].read_text())
-        print("JSON: {0}\nMarkdown: {1}\nHTML: {2}\n".format(reports[-1], report["summary"]["report_markdown"],
-                                                            report["summary"]["report_html"]))
+        summary = report["summary"]
+        print("JSON: {0}\nMarkdown: {1}\nHTML: {2}\n".format(reports[-1], summary["report_markdown"], summary["report_html"]))
         print(pathlib.Path(report["summary"]["report_markdown"]).read_text())
         screenshot_report(report["summary"]["report_html"])
 

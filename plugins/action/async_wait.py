@@ -37,8 +37,8 @@ def progress_line(label, progress, elapsed, expected=True):
     if progress.get("eta_seconds") is not None:
         parts.append("about {0} s left".format(progress["eta_seconds"]))
     counts = ", ".join("{0} {1}".format(name, value) for name, value in (progress.get("counts") or {}).items())
-    return "{0}: {1}{2} ({3}, updated {4})".format(label, ", ".join(parts), "; " + counts if counts else "", running,
-                                                  progress.get("updated_at", "?"))
+    return "{0}: {1}{2} ({3}, updated {4})".format(
+        label, ", ".join(parts), "; " + counts if counts else "", running, progress.get("updated_at", "?"))
 
 
 class ActionModule(ActionBase):
@@ -99,9 +99,9 @@ class ActionModule(ActionBase):
                 break
             display.display(progress_line(label, progress, elapsed, expected=bool(args["progress_file"])))
             if elapsed + args["poll_interval"] > args["timeout"]:
-                status.update(failed=True, msg="{0} is still running after {1} s (timeout {2} s); the job goes on: "
-                              "wait for it again, or raise the timeout.".format(args["label"], int(elapsed),
-                                                                                 args["timeout"]))
+                status.update(failed=True, msg=(
+                    "{0} is still running after {1} s (timeout {2} s); the job goes on: wait for it again, or raise "
+                    "the timeout.").format(args["label"], int(elapsed), args["timeout"]))
                 break
             time.sleep(args["poll_interval"])
         result.update(status)

@@ -4,7 +4,8 @@
 
 DOCUMENTATION = r"""
 name: html_template
-author: kmsrotate.aws contributors
+author:
+  - kmsrotate.aws maintainers (@kmsrotate)
 short_description: Render a template as HTML, every value escaped by Jinja
 version_added: 0.2.0
 description:

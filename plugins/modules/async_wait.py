@@ -19,7 +19,8 @@ description:
     estimated time left; otherwise the line says how long the job has been running.
   - Returns the job's own result, like the last M(ansible.builtin.async_status) poll; the task fails if the job failed
     or if it is still running after O(timeout) seconds (the job itself is left running).
-author: kmsrotate.aws contributors
+author:
+  - kmsrotate.aws maintainers (@kmsrotate)
 options:
   jid:
     description: The job id, C(ansible_job_id) of the async task's registered result.

@@ -248,8 +248,8 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._services.rekey impo
 
 def main():
     argument_spec = dict(
-        source_key=dict(type="str", required=True),
-        destination_key=dict(type="str", required=True),
+        source_key=dict(type="str", required=True, no_log=False),
+        destination_key=dict(type="str", required=True, no_log=False),
         targets=dict(type="list", elements="str"),
         discover=dict(type="bool"),
         allow_plaintext_on_controller=dict(type="bool", default=False),

@@ -392,7 +392,6 @@ def test_a_job_fails_when_most_of_its_first_thousand_tasks_fail(aws, s3, s3contr
     assert len(rows["failed"]) == 1000 and {row[5] for row in rows["failed"]} == {"KMS.DisabledException"}
 
 
-
 def test_served_without_the_account_host_label(aws):
     direct = boto3.client("s3control", region_name=REGION, endpoint_url=aws.url,
                           aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],

@@ -26,8 +26,8 @@ def _bucket_under(aws, key_arn, name=BUCKET, objects=2):
 
 def _batch_role(aws):
     """A role S3 Batch Operations may assume, as the endpoint checks."""
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "batchoperations.s3.amazonaws.com"}}]}
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "batchoperations.s3.amazonaws.com"}}]}
     return aws.client("iam").create_role(RoleName="kmsrotate-batch", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
 

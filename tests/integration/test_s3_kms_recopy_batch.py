@@ -170,8 +170,8 @@ def test_job_cancelled_midway_converges_on_a_rerun(playbook, s3, s3control, keys
     assert len(_jobs(s3control)) == 2
 
 
-def test_run_killed_while_polling_converges_on_a_rerun_that_reuses_the_job(playbook, s3, s3control, keys, role,
-                                                                          pace):
+def test_run_killed_while_polling_converges_on_a_rerun_that_reuses_the_job(
+        playbook, s3, s3control, keys, role, pace):
     source = keys["source"]["Arn"]
     _bucket(s3, source)
     for index in range(3):

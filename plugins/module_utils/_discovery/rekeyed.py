@@ -151,8 +151,7 @@ class _Look(object):
                     "key, could not be read: {2}").format(service, arn, unreadable_reason(exc)))]
 
         for entries in self.ctx.read_each(arns(self.ctx, partition, self.account), look):
-            for entry in entries:
-                yield entry
+            yield from entries
 
     def resource(self, service, arn, handler_class, ages):
         handler = handler_class(Job(arn, parse_aws_arn(arn), self.keys, self.ctx.client, None))

@@ -287,7 +287,6 @@ def _json_container(text, index, path, spans, closing, container):
         index = _JSON_SPACE.match(text, index + 1).end()
 
 
-
 _DOCUMENT_READERS = {YAML_SYNTAX: _yaml_document, JSON_SYNTAX: _json_document}
 
 # Reading -------------------------------------------------------------------

@@ -50,8 +50,8 @@ def test_report_is_read_through_its_manifest(aws_client):
     s3.create_bucket(Bucket=REPORTS)
     result_key = "kmsrotate-batch/job-J1/results/abc.csv"
     s3.put_object(Bucket=REPORTS, Key="kmsrotate-batch/job-J1/manifest.json", Body=json.dumps({
-        "Format": "Report_CSV_20180820", "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, "
-                                                        "HTTPStatusCode, ResultMessage",
+        "Format": "Report_CSV_20180820",
+        "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage",
         "Results": [{"TaskExecutionStatus": "failed", "Bucket": REPORTS, "Key": result_key}]}).encode())
     s3.put_object(Bucket=REPORTS, Key=result_key, Body=(
         'data,locked.txt,v1,failed,403,AccessDenied,"Object Lock, retention"\n'

@@ -42,8 +42,8 @@ def test_count_comes_from_the_prepared_manifest_and_the_job_is_cancelled(stubbed
     describe(stub, "R2-job", "Preparing")
     stub.add_response("describe_job", {"Job": {
         "JobId": "R2-job", "Status": "Suspended", "ProgressSummary": {"TotalNumberOfTasks": 3},
-        "GeneratedManifestDescriptor": {"Format": "S3InventoryReport_CSV_20211130",
-                                        "Location": {"ObjectArn": MANIFEST, "ETag": "e"}}}},
+        "GeneratedManifestDescriptor": {
+            "Format": "S3InventoryReport_CSV_20211130", "Location": {"ObjectArn": MANIFEST, "ETag": "e"}}}},
         {"AccountId": ACCOUNT, "JobId": "R2-job"})
     cancel(stub, "R2-job")
     proof = _prove(client)

@@ -12,9 +12,8 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._services.retention 
 
 def _queue(aws_client, key, name="orders", retention=3600):
     sqs = aws_client("sqs")
-    url = sqs.create_queue(QueueName=name, Attributes={"KmsMasterKeyId": key,
-                                                        "MessageRetentionPeriod": str(retention),
-                                                        "KmsDataKeyReusePeriodSeconds": "60"})["QueueUrl"]
+    url = sqs.create_queue(QueueName=name, Attributes={
+        "KmsMasterKeyId": key, "MessageRetentionPeriod": str(retention), "KmsDataKeyReusePeriodSeconds": "60"})["QueueUrl"]
     return sqs, url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
