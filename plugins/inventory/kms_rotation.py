@@ -112,6 +112,7 @@ compose:
 
 # Then: ansible-playbook -i demo.kms_rotation.yml kmsrotate.aws.rotate --check
 
+---
 # accounts.kms_rotation.yml: the keys of two accounts, each host rotated in its own account
 plugin: kmsrotate.aws.kms_rotation
 regions: [eu-west-1]
