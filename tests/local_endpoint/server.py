@@ -1,7 +1,7 @@
 """The local AWS endpoint: moto behind the fidelity layer and the fault layer.
 
     request -> control API (/_kmsrotate/...) | request counter -> faults
-            -> fidelity interceptors -> moto
+            -> [IAM authorization, when enforced] -> fidelity interceptors -> moto
 
 Run it with `python -m local_endpoint` (tests/ on PYTHONPATH); tests drive it
 through `local_endpoint.LocalEndpoint`.
@@ -41,9 +41,11 @@ class RequestCounter:
 class EndpointApp:
     """WSGI application wrapping moto's server app."""
 
-    def __init__(self, moto_app, reset_moto):
+    def __init__(self, moto_app, reset_moto, authorize=None):
         self.moto_app = moto_app
         self.reset_moto = reset_moto
+        # iam_enforcement.check when IAM is enforced: requests answered before moto are authorized here.
+        self.authorize = authorize
         self.faults = FaultInjector()
         self.counter = RequestCounter()
 
@@ -58,6 +60,11 @@ class EndpointApp:
         sleep(delay)
         if failing is not None:
             return apply_failure(failing, service, environ, start_response)
+        denied = self.authorize(environ, service, action) if self.authorize else None
+        if denied is not None:
+            status, headers, body = denied
+            start_response(status, headers)
+            return [body]
         for interceptor in fidelity.INTERCEPTORS:
             answer = interceptor(environ, service, action)
             if answer is not None:
@@ -114,7 +121,13 @@ def build_app():
     from moto.moto_api._internal import moto_api_backend
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return EndpointApp(DomainDispatcherApplication(create_backend_app), moto_api_backend.reset)
+    from . import iam_enforcement
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    if iam_enforcement.enabled():
+        iam_enforcement.install()
+        return EndpointApp(moto_app, iam_enforcement.with_admin(moto_api_backend.reset), iam_enforcement.check)
+    return EndpointApp(moto_app, moto_api_backend.reset)
 
 
 def serve(host="127.0.0.1", port=0, on_ready=None):
