@@ -89,7 +89,7 @@ notes:
     sqs:GetQueueUrl, GetQueueAttributes, SetQueueAttributes, ListQueueTags, TagQueue; sns:GetTopicAttributes,
     SetTopicAttributes, ListTagsForResource, TagResource; logs:DescribeLogGroups, AssociateKmsKey,
     ListTagsForResource, TagResource; lambda:GetFunctionConfiguration, UpdateFunctionConfiguration,
-    ListVersionsByFunction, ListTags, TagResource; kinesis:DescribeStreamSummary, StartStreamEncryption,
+    ListVersionsByFunction, ListTags, TagResource; kinesis:DescribeStreamSummary, DescribeStream (its waiter), StartStreamEncryption,
     ListTagsForStream, AddTagsToStream; ssm:DescribeParameters, GetParameterHistory, ListTagsForResource,
     AddTagsToResource, and GetParameter/PutParameter with O(allow_plaintext_on_controller); the describe call of each
     planned service; with O(discover), what M(kmsrotate.aws.kms_key_usage_info) reads."

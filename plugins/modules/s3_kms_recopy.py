@@ -189,7 +189,7 @@ options:
 notes:
   - "Permissions: C(s3:ListBucketVersions) (or C(s3:ListBucket)), C(s3:GetObject), C(s3:GetObjectVersion),
     C(s3:GetEncryptionConfiguration), C(s3:PutEncryptionConfiguration), C(s3:GetBucketVersioning), C(kms:DescribeKey);
-    for V(update) C(s3:UpdateObjectEncryption); for V(copy) C(s3:PutObject), C(s3:GetObjectTagging),
+    for V(update) C(s3:UpdateObjectEncryption) and C(s3:PutObject) (AWS asks for both); for V(copy) C(s3:PutObject), C(s3:GetObjectTagging),
     C(s3:PutObjectTagging), C(s3:GetObjectAcl), C(s3:PutObjectAcl), C(s3:PutObjectVersionAcl) (grants go back on
     the copy's own version), C(s3:GetBucketOwnershipControls); in a bucket with
     Object Lock, C(s3:GetObjectRetention) and C(s3:GetObjectLegalHold) (without them C(HeadObject) hides the locks,
