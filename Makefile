@@ -27,6 +27,11 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(BIN)/python -m pytest
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): each has its own local endpoint, and work is
+# stolen between them so one long file does not hold the run. `make test
+# PYTEST_WORKERS=0` runs everything in one process.
+PYTEST_WORKERS ?= auto
+PARALLEL := -n $(PYTEST_WORKERS) --dist worksteal
 
 .PHONY: help test demo venv core-oldest sops-client browser collection sanity lint units integration fidelity proof-small proof bench changelog build clean
 
@@ -93,18 +98,18 @@ lint: collection
 	PATH=$(BIN):$$PATH $(BIN)/ansible-lint --profile production --offline
 
 units: collection
-	$(PYTEST) tests/unit $(PYTEST_ARGS)
+	$(PYTEST) tests/unit $(PARALLEL) $(PYTEST_ARGS)
 
 fidelity: collection
-	$(PYTEST) tests/fidelity $(PYTEST_ARGS)
+	$(PYTEST) tests/fidelity $(PARALLEL) $(PYTEST_ARGS)
 
 integration: collection core-oldest sops-client browser
-	PATH=$(BIN):$$PATH $(PYTEST) tests/integration $(PYTEST_ARGS)
+	PATH=$(BIN):$$PATH $(PYTEST) tests/integration $(PARALLEL) $(PYTEST_ARGS)
 
 # The proof suite (docs/proof.md): chaos, faults and a concurrent writer over
 # a whole role run; small in make test, large in make proof.
 proof-small: collection
-	PATH=$(BIN):$$PATH $(PYTEST) tests/proof $(PYTEST_ARGS)
+	PATH=$(BIN):$$PATH $(PYTEST) tests/proof $(PARALLEL) $(PYTEST_ARGS)
 
 proof: collection
 	KMSROTATE_PROOF_SIZE=large PATH=$(BIN):$$PATH $(PYTEST) tests/proof $(PYTEST_ARGS)
