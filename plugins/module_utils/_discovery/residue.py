@@ -37,6 +37,7 @@ import datetime
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._common.pagination import items
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.alias_history import CLOCK_SKEW, moment_text
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.secretsmanager import secret_versions
 
 # SQS's largest retention period and data-key reuse period, taken when the queue does not say.
 _SQS_MAX_RETENTION_SECONDS = 1209600
@@ -50,19 +51,8 @@ def _written_before(moment, until):
     return moment is None or moment <= until + CLOCK_SKEW
 
 
-def _secret_versions(secretsmanager, secret_id):
-    """ListSecretVersionIds, page by page (botocore has no paginator for it)."""
-    request = {"SecretId": secret_id, "MaxResults": 100}
-    while True:
-        page = secretsmanager.list_secret_version_ids(aws_retry=True, **request)
-        yield from page.get("Versions", [])
-        if not page.get("NextToken"):
-            return
-        request["NextToken"] = page["NextToken"]
-
-
 def _secret(ctx, found, until, _matcher, _now):
-    older = [version for version in _secret_versions(ctx.client("secretsmanager"), found.arn or found.id)
+    older = [version for version in secret_versions(ctx.client("secretsmanager"), found.arn or found.id)
              if version.get("VersionStages") and _written_before(version.get("CreatedDate"), until)]
     if not older:
         return None

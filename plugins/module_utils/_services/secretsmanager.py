@@ -16,6 +16,7 @@ Secret values are never read or written.
 import datetime
 
 from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.alias_history import CLOCK_SKEW
+from ansible_collections.kmsrotate.aws.plugins.module_utils._discovery.secretsmanager import secret_versions
 from ansible_collections.kmsrotate.aws.plugins.module_utils._services.contract import NOTHING_LEFT, Current, Handler
 from ansible_collections.kmsrotate.aws.plugins.module_utils._services.contract import tag_dict, tag_list
 
@@ -23,17 +24,6 @@ from ansible_collections.kmsrotate.aws.plugins.module_utils._services.contract i
 REENCRYPTED_STAGES = frozenset(["AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"])
 # Version ids named in a dependent, at most.
 EXAMPLES = 5
-
-
-def _versions(secretsmanager, secret_id):
-    """Every version, deprecated ones too, page by page (botocore has no paginator for ListSecretVersionIds)."""
-    request = {"SecretId": secret_id, "IncludeDeprecated": True, "MaxResults": 100}
-    while True:
-        page = secretsmanager.list_secret_version_ids(aws_retry=True, **request)
-        yield from page.get("Versions", [])
-        if not page.get("NextToken"):
-            return
-        request["NextToken"] = page["NextToken"]
 
 
 def _is_alias(key_ref):
@@ -70,7 +60,7 @@ class SecretHandler(Handler):
 
     def residue(self, current, changed_at):
         left = []
-        for version in _versions(self._client(), self.job.arn):
+        for version in secret_versions(self._client(), self.job.arn, include_deprecated=True):
             created = version.get("CreatedDate")
             stages = version.get("VersionStages") or []
             if REENCRYPTED_STAGES.intersection(stages):
