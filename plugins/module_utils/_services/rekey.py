@@ -241,6 +241,15 @@ class ServiceRekey(Engine):
         changed_at = _now()
         left = []
         if not check_mode:
+            # Marked before the change as well as after it: a run killed between the change and the marker after
+            # it would leave a moved resource that nobody could date. The seconds between the two marks are within
+            # the gate's CLOCK_SKEW. Without a marker the resource is not moved at all.
+            refused = _mark_before(handler)
+            if refused is not None:
+                return _unknown(job.arn, handler.SERVICE, _failure(
+                    "was not moved: its markers could not be written first, and without them the retirement gate "
+                    "could not date what stays under the old key", refused), job.keys.source.arn,
+                    key_before=key_before)
             try:
                 handler.change(current)
             except (ClientError, BotoCoreError, RotationError) as exc:
@@ -349,6 +358,15 @@ def _now_under_destination(handler):
     except (ClientError, BotoCoreError, RotationError, ResourceNotFound):
         return False
     return handler.job.key_arn(current.key_ref, handler.DEFAULT_KEY) == handler.job.keys.destination.arn
+
+
+def _mark_before(handler):
+    """Write the markers just before a change; the error when they could not be written, else None."""
+    try:
+        handler.tag(marker_tags(handler.job.keys.source.arn, _now()))
+    except (ClientError, BotoCoreError) as exc:
+        return exc
+    return None
 
 
 def _mark(handler, changed_at):

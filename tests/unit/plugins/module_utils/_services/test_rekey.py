@@ -50,6 +50,53 @@ def test_sqs_moved_tagged_and_dated_then_a_rerun_changes_nothing(aws_client, key
     assert "SetQueueAttributes" not in again["requests"] and "TagQueue" not in again["requests"]
 
 
+def test_a_run_killed_right_after_the_change_still_leaves_its_date(aws_client, keys, rekey, by_resource,
+                                                                     monkeypatch):
+    """The markers are written before the change too: a rerun (and the gate) can still date what stays behind."""
+    from ansible_collections.kmsrotate.aws.plugins.module_utils._services.sqs import QueueHandler
+
+    source, destination = keys
+    sqs, url, arn = _queue(aws_client, source)
+    change = QueueHandler.change
+
+    def change_then_die(self, current):
+        change(self, current)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(QueueHandler, "change", change_then_die)
+    # The pool reports what its worker raised; a real kill stops the process there, before any later marker.
+    killed, _diff, _failure = rekey([arn])
+    assert by_resource(killed)[arn]["action"] == "unknown"
+    monkeypatch.setattr(QueueHandler, "change", change)
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])["Attributes"][
+        "KmsMasterKeyId"] == destination
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"][markers.REKEYED_FROM] == source
+
+    again, _diff, _failure = rekey([arn])
+    rerun = by_resource(again)[arn]
+    assert rerun["action"] == "unchanged" and rerun["needed_until"] is not None and rerun["rekeyed_at"]
+
+
+def test_a_resource_whose_markers_cannot_be_written_is_not_moved(aws_client, keys, rekey, by_resource,
+                                                                  monkeypatch):
+    from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
+    from ansible_collections.kmsrotate.aws.plugins.module_utils._services.sqs import QueueHandler
+
+    source, _destination = keys
+    sqs, url, arn = _queue(aws_client, source)
+
+    def denied(self, tags):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "TagQueue")
+
+    monkeypatch.setattr(QueueHandler, "tag", denied)
+    values, _diff, failure = rekey([arn])
+    entry = by_resource(values)[arn]
+    assert entry["action"] == "unknown" and "markers could not be written first" in entry["reason"]
+    assert failure is not None and values["changed"] is False
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])["Attributes"][
+        "KmsMasterKeyId"] == source
+
+
 def test_check_mode_reports_dates_and_changes_nothing(aws_client, keys, rekey, by_resource):
     source, _destination = keys
     sqs, url, arn = _queue(aws_client, source)

@@ -31,6 +31,7 @@ def test_dynamodb_update_table_waits_tags_and_dates_point_in_time_recovery(stubb
     source, destination = keys
     stubber, run = stubbed_rekey("dynamodb")
     stubber.add_response("describe_table", _table(source), {"TableName": "orders"})
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("update_table", {}, {"TableName": "orders", "SSESpecification": {
         "Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": destination}})
     stubber.add_response("describe_table", _table(destination), {"TableName": "orders"})
@@ -57,6 +58,7 @@ def test_dynamodb_point_in_time_recovery_dates_the_old_key(stubbed_rekey, keys):
     source, destination = keys
     stubber, run = stubbed_rekey("dynamodb")
     stubber.add_response("describe_table", _table(source))
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("update_table", {})
     stubber.add_response("describe_table", _table(destination))
     stubber.add_response("tag_resource", {})
@@ -75,6 +77,7 @@ def test_dynamodb_tag_contract_is_sent_exactly(stubbed_rekey, keys):
     source, destination = keys
     stubber, run = stubbed_rekey("dynamodb")
     stubber.add_response("describe_table", _table(source))
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("update_table", {})
     stubber.add_response("describe_table", _table(destination))
     sent = {}
@@ -130,6 +133,7 @@ def test_logs_associate_kms_key_and_needed_until_its_retention(stubbed_rekey, ke
     source, destination = keys
     stubber, run = stubbed_rekey("logs")
     stubber.add_response("describe_log_groups", _group(source, retention=14), {"logGroupNamePrefix": "/orders/api"})
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("associate_kms_key", {}, {"logGroupName": "/orders/api", "kmsKeyId": destination})
     stubber.add_response("tag_resource", {}, {"resourceArn": GROUP_ARN, "tags": ANY})
     values, _diff, failure = run([GROUP_ARN + ":*"])
@@ -143,6 +147,7 @@ def test_logs_without_retention_blocks_for_ever_with_the_fix(stubbed_rekey, keys
     source, _destination = keys
     stubber, run = stubbed_rekey("logs")
     stubber.add_response("describe_log_groups", _group(source))
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("associate_kms_key", {})
     stubber.add_response("tag_resource", {})
     values, _diff, _failure = run([GROUP_ARN])
@@ -168,6 +173,7 @@ def test_lambda_updates_latest_waits_and_its_published_version_is_a_dependent(st
     source, destination = keys
     stubber, run = stubbed_rekey("lambda")
     stubber.add_response("get_function_configuration", _configuration(source), {"FunctionName": "orders"})
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("get_function_configuration", _configuration(source), {"FunctionName": "orders"})
     stubber.add_response("update_function_configuration", _configuration(destination, "InProgress"),
                          {"FunctionName": "orders", "KMSKeyArn": destination})
@@ -190,6 +196,10 @@ def test_ssm_errors_never_carry_the_value(stubbed_rekey, keys):
     stubber, run = stubbed_rekey("ssm")
     stubber.add_response("describe_parameters", {"Parameters": [
         {"Name": "/orders/db", "Type": "SecureString", "KeyId": source, "Version": 1}]})
+    # The markers, written before the change too (the handler finds the parameter's name again first).
+    stubber.add_response("describe_parameters", {"Parameters": [
+        {"Name": "/orders/db", "Type": "SecureString", "KeyId": source, "Version": 1}]})
+    stubber.add_response("add_tags_to_resource", {})
     stubber.add_response("get_parameter", {"Parameter": {"Name": "/orders/db", "Type": "SecureString",
                                                          "Value": value, "Version": 1}})
     stubber.add_client_error("put_parameter", service_error_code="ValidationException",
@@ -207,6 +217,7 @@ def test_a_denied_tag_after_the_change_leaves_it_moved_with_an_unknown_dependent
     topic = "arn:aws:sns:us-east-1:{0}:orders".format(ACCOUNT)
     stubber, run = stubbed_rekey("sns")
     stubber.add_response("get_topic_attributes", {"Attributes": {"KmsMasterKeyId": source}}, {"TopicArn": topic})
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("set_topic_attributes", {}, {"TopicArn": topic, "AttributeName": "KmsMasterKeyId",
                                                       "AttributeValue": destination})
     stubber.add_client_error("tag_resource", service_error_code="AuthorizationError", http_status_code=403)
@@ -222,6 +233,7 @@ def test_a_change_whose_wait_times_out_is_unknown_but_marked_when_the_key_did_ch
     source, destination = keys
     stubber, run = stubbed_rekey("dynamodb")
     stubber.add_response("describe_table", _table(source))
+    stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("update_table", {})
     stubber.add_response("describe_table", _table(destination, status="UPDATING"))
     stubber.add_response("describe_table", _table(destination, status="UPDATING"))
