@@ -50,8 +50,8 @@ def test_sqs_moved_tagged_and_dated_then_a_rerun_changes_nothing(aws_client, key
     assert "SetQueueAttributes" not in again["requests"] and "TagQueue" not in again["requests"]
 
 
-def test_a_run_killed_right_after_the_change_still_leaves_its_date(aws_client, keys, rekey, by_resource,
-                                                                     monkeypatch):
+def test_a_run_killed_right_after_the_change_still_leaves_its_date(
+        aws_client, keys, rekey, by_resource, monkeypatch):
     """The markers are written before the change too: a rerun (and the gate) can still date what stays behind."""
     from ansible_collections.kmsrotate.aws.plugins.module_utils._services.sqs import QueueHandler
 
@@ -77,8 +77,8 @@ def test_a_run_killed_right_after_the_change_still_leaves_its_date(aws_client, k
     assert rerun["action"] == "unchanged" and rerun["needed_until"] is not None and rerun["rekeyed_at"]
 
 
-def test_a_resource_whose_markers_cannot_be_written_is_not_moved(aws_client, keys, rekey, by_resource,
-                                                                  monkeypatch):
+def test_a_resource_whose_markers_cannot_be_written_is_not_moved(
+        aws_client, keys, rekey, by_resource, monkeypatch):
     from ansible_collections.kmsrotate.aws.plugins.module_utils._common.errors import ClientError
     from ansible_collections.kmsrotate.aws.plugins.module_utils._services.sqs import QueueHandler
 
