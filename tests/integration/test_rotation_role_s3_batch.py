@@ -68,6 +68,7 @@ def test_preflight_refuses_batch_without_a_role_before_any_change(aws, playbook,
         assert expected in failure["msg"], (name, failure["msg"])
         assert not run.results(ROLE + "Preflight | record the phase", host=name), name
     assert customer_keys(kms) == keys_before
+    assert key_state(kms, source) == "Enabled"
     assert object_keys(aws.client("s3"), BUCKET) == {source}
 
 
