@@ -54,13 +54,18 @@ def test_dynamodb_update_table_waits_tags_and_dates_point_in_time_recovery(stubb
     assert backup["kind"] == "blocking" and backup["examples"] == [TABLE_ARN + "/backup/1"]
 
 
-def test_dynamodb_point_in_time_recovery_dates_the_old_key(stubbed_rekey, keys):
-    source, destination = keys
-    stubber, run = stubbed_rekey("dynamodb")
+def _table_moved(stubber, source, destination):
+    """The answers up to the markers after the change: read, markers before it, UpdateTable, ACTIVE again."""
     stubber.add_response("describe_table", _table(source))
     stubber.add_response("tag_resource", {})  # the markers, written before the change too
     stubber.add_response("update_table", {})
     stubber.add_response("describe_table", _table(destination))
+
+
+def test_dynamodb_point_in_time_recovery_dates_the_old_key(stubbed_rekey, keys):
+    source, destination = keys
+    stubber, run = stubbed_rekey("dynamodb")
+    _table_moved(stubber, source, destination)
     stubber.add_response("tag_resource", {})
     stubber.add_response("describe_continuous_backups", {"ContinuousBackupsDescription": {
         "ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": {
@@ -76,10 +81,7 @@ def test_dynamodb_point_in_time_recovery_dates_the_old_key(stubbed_rekey, keys):
 def test_dynamodb_tag_contract_is_sent_exactly(stubbed_rekey, keys):
     source, destination = keys
     stubber, run = stubbed_rekey("dynamodb")
-    stubber.add_response("describe_table", _table(source))
-    stubber.add_response("tag_resource", {})  # the markers, written before the change too
-    stubber.add_response("update_table", {})
-    stubber.add_response("describe_table", _table(destination))
+    _table_moved(stubber, source, destination)
     sent = {}
     stubber.add_response("tag_resource", {}, {"ResourceArn": TABLE_ARN, "Tags": ANY})
     stubber.add_response("describe_continuous_backups", {"ContinuousBackupsDescription": {
